@@ -1,0 +1,98 @@
+"""The cart domain's errors, each with a stable machine-readable `code`."""
+
+from addtocart.errors import DomainError
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+    title = "Not found."
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+    title = "No such product."
+
+
+class CartItemNotFound(NotFound):
+    code = "cart_item_not_found"
+    title = "No such line in your cart."
+
+
+class CartNotFound(NotFound):
+    code = "cart_not_found"
+    title = "You have no active cart."
+
+
+class InsufficientStock(DomainError):
+    status = 409
+    code = "insufficient_stock"
+    title = "Not enough stock."
+
+
+class ProductUnavailable(DomainError):
+    status = 409
+    code = "product_unavailable"
+    title = "The product is not for sale."
+
+
+class CurrencyMismatch(DomainError):
+    status = 409
+    code = "currency_mismatch"
+    title = "The product is priced in another currency than the cart."
+
+
+class CartEmpty(DomainError):
+    status = 409
+    code = "cart_empty"
+    title = "The cart is empty."
+
+
+class CheckoutConflict(DomainError):
+    """Raised with `lines`: one entry for each line at fault."""
+
+    status = 409
+    code = "checkout_conflict"
+    title = "Some lines cannot be checked out."
+
+
+class ProductInUse(DomainError):
+    status = 409
+    code = "product_in_use"
+    title = "The product is in carts; deactivate it instead of deleting it."
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    code = "precondition_failed"
+    title = "The cart has changed since you read it."
+
+
+class CartLinesLimitReached(DomainError):
+    status = 422
+    code = "cart_lines_limit"
+    title = "The cart holds the most lines it may."
+
+
+class LineQuantityLimitReached(DomainError):
+    status = 422
+    code = "line_quantity_limit"
+    title = "The line would hold more than the most a line may."
+
+
+class IdempotencyKeyReused(DomainError):
+    status = 422
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used for another request."
+
+
+class NotSignedIn(DomainError):
+    status = 401
+    code = "not_authenticated"
+    title = "Sign in first."
+
+
+class SkuTaken(DomainError):
+    status = 409
+    code = "sku_taken"
+    title = "Another product has this SKU."

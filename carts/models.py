@@ -1,0 +1,152 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+currency_validator = RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code.")
+
+
+def default_currency() -> str:
+    return settings.CART_DEFAULT_CURRENCY
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    price = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    currency = models.CharField(
+        max_length=3, default=default_currency, validators=[currency_validator]
+    )
+    stock = models.PositiveIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(condition=Q(stock__gte=0), name="product_stock_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class CartStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CHECKED_OUT = "checked_out", "Checked out"
+    MERGED = "merged", "Merged"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class Cart(models.Model):
+    """A shopper's cart. A guest cart has a `session_id`, a user's cart a `user`, never both."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="carts",
+    )
+    # NULL, not "", for user carts: the owner check and the partial unique index rely on it.
+    session_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    status = models.CharField(max_length=16, choices=CartStatus, default=CartStatus.ACTIVE)
+    currency = models.CharField(
+        max_length=3, default=default_currency, validators=[currency_validator]
+    )
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="Last activity.")
+    checked_out_at = models.DateTimeField(null=True, blank=True)
+    total = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total at checkout."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(status="active", user__isnull=False),
+                name="one_active_cart_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["session_id"],
+                condition=Q(status="active", session_id__isnull=False),
+                name="one_active_cart_per_session",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(user__isnull=False, session_id__isnull=True)
+                    | Q(user__isnull=True, session_id__isnull=False)
+                ),
+                name="cart_has_exactly_one_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="checked_out", total__isnull=False, checked_out_at__isnull=False)
+                | ~Q(status="checked_out"),
+                name="checked_out_cart_has_total",
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="cart_version_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["session_id"], name="cart_session_idx"),
+            models.Index(fields=["user", "created_at"], name="cart_user_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cart {self.id} ({self.status})"
+
+
+class CartItem(models.Model):
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="cart_items")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "product"], name="one_line_per_product"),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="cart_item_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="cart_item_unit_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} in {self.cart_id}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful answer to a request sent with an `Idempotency-Key`.
+
+    Kept in the database, not only in the cache, so a retry after a cache flush or a
+    Redis outage is still answered from the record instead of doing the work twice.
+    """
+
+    owner = models.CharField(max_length=80, help_text="user:<id> or guest:<session id>")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, route and body.")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    response_headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="one_record_per_owner_and_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

@@ -1,0 +1,367 @@
+"""The cart domain's rules. Each function runs in one transaction.
+
+Every change to a cart first locks the owner's active cart row (SELECT ... FOR UPDATE), so
+concurrent changes to one cart happen one after another and none is lost. Checkout also
+locks the product rows it takes stock from, in id order, so competing checkouts cannot
+sell the same unit twice or deadlock.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, When
+from django.utils import timezone
+
+from carts import errors
+from carts.models import Cart, CartItem, CartStatus, Product
+from carts.selectors import cart_get_active
+
+User = get_user_model()
+
+
+@dataclass(frozen=True)
+class CartOwner:
+    """Whose cart: a signed-in user's or a guest session's (the token part of its id)."""
+
+    user_id: int | None = None
+    session_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user_id is None) == (self.session_token is None):
+            raise ValueError("A cart owner is either a user or a guest session.")
+
+    @property
+    def key(self) -> str:
+        return f"user:{self.user_id}" if self.user_id is not None else f"guest:{self.session_token}"
+
+
+def cart_etag(cart: Cart) -> str:
+    return f'"{cart.id.hex}.{cart.version}"'
+
+
+def _check_precondition(cart: Cart | None, if_match: Sequence[str] | None) -> None:
+    if if_match is None:
+        return
+    if cart is None or ("*" not in if_match and cart_etag(cart) not in if_match):
+        raise errors.PreconditionFailed(
+            "Your copy of the cart is out of date: read it again and retry.",
+            **({"current_etag": cart_etag(cart)} if cart else {}),
+        )
+
+
+def _check_quantity(quantity: int) -> None:
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    if not 1 <= quantity <= limit:
+        raise errors.LineQuantityLimitReached(
+            f"A line holds from 1 to {limit} units.", max_quantity=limit
+        )
+
+
+def _lock_active_cart(owner: CartOwner) -> Cart | None:
+    return cart_get_active(owner=owner, queryset=Cart.objects.select_for_update())
+
+
+def _create_active_cart(owner: CartOwner) -> Cart:
+    """Create the owner's active cart, or lock the one a concurrent request just created."""
+    if (
+        owner.user_id is not None
+        and not User.objects.filter(pk=owner.user_id, is_active=True).exists()
+    ):
+        raise errors.NotSignedIn("Your account no longer exists or is inactive.")
+    try:
+        with transaction.atomic():
+            return Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
+    except IntegrityError:
+        cart = _lock_active_cart(owner)
+        if cart is None:
+            raise
+        return cart
+
+
+def _touch(cart: Cart, **changes: Any) -> None:
+    for field, value in changes.items():
+        setattr(cart, field, value)
+    cart.version += 1
+    cart.updated_at = timezone.now()
+    cart.save(update_fields=["version", "updated_at", *changes])
+
+
+def _sellable_product(product_id: int) -> Product:
+    product = Product.objects.filter(pk=product_id, is_active=True).first()
+    if product is None:
+        raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
+    return product
+
+
+def _check_stock(product: Product, quantity: int) -> None:
+    if quantity > product.stock:
+        raise errors.InsufficientStock(
+            f"Only {product.stock} of {product.sku} left.",
+            product_id=product.pk,
+            available=product.stock,
+        )
+
+
+@transaction.atomic
+def cart_item_add(
+    *,
+    owner: CartOwner,
+    product_id: int,
+    quantity: int = 1,
+    if_match: Sequence[str] | None = None,
+) -> Cart:
+    """Add units of a product; a product already in the cart grows its line."""
+    _check_quantity(quantity)
+    cart = _lock_active_cart(owner)
+    _check_precondition(cart, if_match)
+    if cart is None:
+        cart = _create_active_cart(owner)
+    product = _sellable_product(product_id)
+    if product.currency != cart.currency:
+        raise errors.CurrencyMismatch(
+            f"{product.sku} is priced in {product.currency}, the cart in {cart.currency}."
+        )
+    lines = {line.product_id: line for line in cart.items.all()}
+    line = lines.get(product.pk)
+    new_quantity = quantity + (line.quantity if line else 0)
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    if new_quantity > limit:
+        raise errors.LineQuantityLimitReached(
+            f"A line holds at most {limit} units; this one would hold {new_quantity}.",
+            max_quantity=limit,
+        )
+    _check_stock(product, new_quantity)
+    if line is None:
+        if len(lines) >= settings.CART_MAX_LINES:
+            raise errors.CartLinesLimitReached(
+                f"A cart holds at most {settings.CART_MAX_LINES} lines.",
+                max_lines=settings.CART_MAX_LINES,
+            )
+        CartItem.objects.create(
+            cart=cart, product=product, quantity=new_quantity, unit_price=product.price
+        )
+    else:
+        line.quantity = new_quantity
+        line.unit_price = product.price
+        line.save(update_fields=["quantity", "unit_price", "updated_at"])
+    _touch(cart)
+    return cart
+
+
+def _lock_cart_and_line(owner: CartOwner, item_id: int, if_match) -> tuple[Cart, CartItem]:
+    cart = _lock_active_cart(owner)
+    _check_precondition(cart, if_match)
+    line = (
+        CartItem.objects.select_related("product").filter(pk=item_id, cart=cart).first()
+        if cart is not None
+        else None
+    )
+    if line is None:
+        raise errors.CartItemNotFound(f"Your cart has no line {item_id}.")
+    return cart, line
+
+
+@transaction.atomic
+def cart_item_update(
+    *,
+    owner: CartOwner,
+    item_id: int,
+    quantity: int,
+    if_match: Sequence[str] | None = None,
+) -> Cart:
+    """Set a line's quantity (0 removes it). The line takes the product's current price."""
+    if quantity == 0:
+        return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
+    _check_quantity(quantity)
+    cart, line = _lock_cart_and_line(owner, item_id, if_match)
+    if not line.product.is_active:
+        raise errors.ProductUnavailable(
+            f"{line.product.sku} is no longer for sale; remove the line.",
+            product_id=line.product_id,
+        )
+    _check_stock(line.product, quantity)
+    line.quantity = quantity
+    line.unit_price = line.product.price
+    line.save(update_fields=["quantity", "unit_price", "updated_at"])
+    _touch(cart)
+    return cart
+
+
+@transaction.atomic
+def cart_item_remove(
+    *, owner: CartOwner, item_id: int, if_match: Sequence[str] | None = None
+) -> Cart:
+    cart, line = _lock_cart_and_line(owner, item_id, if_match)
+    line.delete()
+    _touch(cart)
+    return cart
+
+
+@transaction.atomic
+def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Cart | None:
+    """Remove every line. Returns None when the owner has no active cart."""
+    cart = _lock_active_cart(owner)
+    _check_precondition(cart, if_match)
+    if cart is None:
+        return None
+    cart.items.all().delete()
+    _touch(cart)
+    return cart
+
+
+@transaction.atomic
+def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Cart:
+    """Check every line against the catalog, take the stock, and close the cart.
+
+    Any line at fault (product gone or inactive, not enough stock, price changed since
+    the line was added) makes the whole checkout fail with every fault listed, and
+    nothing changes.
+    """
+    cart = _lock_active_cart(owner)
+    _check_precondition(cart, if_match)
+    if cart is None:
+        raise errors.CartEmpty("You have no cart to check out.")
+    lines = list(
+        cart.items.select_related("product")
+        .select_for_update(of=("product",))
+        .order_by("product_id")
+    )
+    if not lines:
+        raise errors.CartEmpty("Add something to the cart before checking out.")
+
+    faults = []
+    for line in lines:
+        product = line.product
+        fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
+        if not product.is_active:
+            faults.append({**fault, "reason": "product_unavailable"})
+        elif product.stock < line.quantity:
+            faults.append(
+                {
+                    **fault,
+                    "reason": "insufficient_stock",
+                    "requested": line.quantity,
+                    "available": product.stock,
+                }
+            )
+        elif product.price != line.unit_price:
+            faults.append(
+                {
+                    **fault,
+                    "reason": "price_changed",
+                    "unit_price": f"{line.unit_price:.2f}",
+                    "current_price": f"{product.price:.2f}",
+                }
+            )
+    if faults:
+        raise errors.CheckoutConflict(
+            f"{len(faults)} line(s) cannot be checked out; see `lines`.", lines=faults
+        )
+
+    Product.objects.filter(pk__in=[line.product_id for line in lines]).update(
+        stock=Case(*(When(pk=line.product_id, then=F("stock") - line.quantity) for line in lines)),
+        updated_at=timezone.now(),
+    )
+    total = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
+    now = timezone.now()
+    _touch(cart, status=CartStatus.CHECKED_OUT, total=total, checked_out_at=now)
+    return cart
+
+
+@transaction.atomic
+def cart_merge(
+    *,
+    user_id: int,
+    session_token: str | None,
+    if_match: Sequence[str] | None = None,
+) -> Cart | None:
+    """Move a guest cart's lines into the user's cart and mark the guest cart `merged`.
+
+    Quantities of a product in both carts are summed, up to the per-line limit. The guest
+    cart keeps its lines as history. Returns the user's cart (None if neither has one).
+    """
+    user_owner = CartOwner(user_id=user_id)
+    guest_cart = (
+        _lock_active_cart(CartOwner(session_token=session_token)) if session_token else None
+    )
+    user_cart = _lock_active_cart(user_owner)
+    _check_precondition(user_cart, if_match)
+    if guest_cart is None:
+        return user_cart
+    guest_lines = list(guest_cart.items.select_related("product"))
+    if user_cart is None:
+        user_cart = _create_active_cart(user_owner)
+    lines = {line.product_id: line for line in user_cart.items.all()}
+    new_products = {line.product_id for line in guest_lines} - lines.keys()
+    if len(lines) + len(new_products) > settings.CART_MAX_LINES:
+        raise errors.CartLinesLimitReached(
+            f"Together the carts would hold more than {settings.CART_MAX_LINES} lines.",
+            max_lines=settings.CART_MAX_LINES,
+        )
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    to_create, to_update = [], []
+    for guest_line in guest_lines:
+        line = lines.get(guest_line.product_id)
+        if line is None:
+            to_create.append(
+                CartItem(
+                    cart=user_cart,
+                    product_id=guest_line.product_id,
+                    quantity=min(guest_line.quantity, limit),
+                    unit_price=guest_line.product.price,
+                )
+            )
+        else:
+            line.quantity = min(line.quantity + guest_line.quantity, limit)
+            line.unit_price = guest_line.product.price
+            line.updated_at = timezone.now()
+            to_update.append(line)
+    CartItem.objects.bulk_create(to_create)
+    CartItem.objects.bulk_update(to_update, ["quantity", "unit_price", "updated_at"])
+    _touch(guest_cart, status=CartStatus.MERGED)
+    _touch(user_cart)
+    return user_cart
+
+
+@transaction.atomic
+def product_create(**fields: Any) -> Product:
+    try:
+        with transaction.atomic():
+            return Product.objects.create(**fields)
+    except IntegrityError:
+        if Product.objects.filter(sku=fields.get("sku")).exists():
+            raise errors.SkuTaken(f"A product with SKU {fields.get('sku')} exists.") from None
+        raise
+
+
+@transaction.atomic
+def product_update(*, product_id: int, fields: dict[str, Any]) -> Product:
+    product = Product.objects.select_for_update().filter(pk=product_id).first()
+    if product is None:
+        raise errors.ProductNotFound(f"There is no product {product_id}.")
+    for field, value in fields.items():
+        setattr(product, field, value)
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError:
+        raise errors.SkuTaken(f"A product with SKU {product.sku} exists.") from None
+    return product
+
+
+@transaction.atomic
+def product_delete(*, product_id: int) -> None:
+    """Delete a product that no cart ever held; others can only be deactivated."""
+    product = Product.objects.select_for_update().filter(pk=product_id).first()
+    if product is None:
+        raise errors.ProductNotFound(f"There is no product {product_id}.")
+    if CartItem.objects.filter(product=product).exists():
+        raise errors.ProductInUse(
+            f"{product.sku} is in carts; set is_active to false to take it off sale."
+        )
+    product.delete()

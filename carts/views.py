@@ -1,0 +1,282 @@
+"""Thin viewsets: validate the input, call one service or selector, shape the answer."""
+
+from django.contrib.auth import get_user_model
+from django.db.models import prefetch_related_objects
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import SearchFilter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from carts import selectors, services
+from carts.guest_sessions import guest_session_issue, guest_session_verify
+from carts.idempotency import idempotent
+from carts.models import Cart, CartStatus
+from carts.serializers import (
+    CartItemAddInput,
+    CartItemUpdateInput,
+    CartOutput,
+    EmptyInput,
+    ProblemOutput,
+    ProductInput,
+    ProductSerializer,
+    StaffCartOutput,
+)
+from carts.services import CartOwner
+
+SESSION_HEADER = "X-Session-ID"
+
+
+def is_staff(request: Request) -> bool:
+    """Staff rights come from the database, never from a token claim."""
+    return bool(
+        request.user.is_authenticated
+        and get_user_model()
+        .objects.filter(pk=request.user.pk, is_staff=True, is_active=True)
+        .exists()
+    )
+
+
+class IsStaff(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return is_staff(request)
+
+
+class IsStaffOrReadOnly(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return request.method in permissions.SAFE_METHODS or is_staff(request)
+
+
+def problems(*statuses: int) -> dict:
+    return {code: OpenApiResponse(ProblemOutput) for code in statuses}
+
+
+SESSION_PARAM = OpenApiParameter(
+    SESSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description="A guest's session id."
+)
+IF_MATCH_PARAM = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The cart's ETag."
+)
+IDEMPOTENCY_PARAM = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Retries with the same key and body within 24 hours get the first answer.",
+)
+CART_WRITE_PARAMS = [SESSION_PARAM, IF_MATCH_PARAM]
+
+
+def _etags(request: Request, header_name: str) -> list[str] | None:
+    header = request.headers.get(header_name)
+    if header is None:
+        return None
+    return [tag.strip() for tag in header.split(",") if tag.strip()]
+
+
+def _if_match(request: Request) -> list[str] | None:
+    return _etags(request, "If-Match")
+
+
+class CartViewSet(viewsets.ViewSet):
+    """The caller's own cart: a signed-in user's, or a guest's named by `X-Session-ID`."""
+
+    def _owner(self, request: Request, *, create_session: bool) -> tuple[CartOwner | None, str]:
+        """Return the cart owner and the guest session id to echo ("" for users)."""
+        if request.user.is_authenticated:
+            return CartOwner(user_id=int(request.user.pk)), ""
+        session_id = request.headers.get(SESSION_HEADER, "").strip()
+        token = guest_session_verify(session_id)
+        if token is not None:
+            return CartOwner(session_token=token), session_id
+        if not create_session:
+            return None, ""
+        session_id, token = guest_session_issue()
+        return CartOwner(session_token=token), session_id
+
+    def _answer(self, cart: Cart | None, session_id: str, code: int = 200) -> Response:
+        if cart is not None:
+            prefetch_related_objects([cart], selectors.cart_items_prefetch())
+        response = Response(
+            CartOutput(cart, context={"session_id": session_id or None}).data, status=code
+        )
+        if cart is not None:
+            response["ETag"] = services.cart_etag(cart)
+        if session_id:
+            response[SESSION_HEADER] = session_id
+        return response
+
+    def _write(self, request: Request, change, code: int = 200) -> Response:
+        owner, session_id = self._owner(request, create_session=True)
+
+        def work() -> Response:
+            return self._answer(change(owner, _if_match(request)), session_id, code)
+
+        return idempotent(request=request, owner_key=owner.key, work=work)
+
+    @extend_schema(
+        parameters=[SESSION_PARAM],
+        responses={200: CartOutput, 304: None, **problems(401, 429)},
+    )
+    def retrieve(self, request: Request) -> Response:
+        owner, session_id = self._owner(request, create_session=False)
+        cart = selectors.cart_get_active_with_items(owner=owner) if owner else None
+        if cart is not None and services.cart_etag(cart) in (
+            _etags(request, "If-None-Match") or []
+        ):
+            return Response(
+                status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": services.cart_etag(cart)}
+            )
+        return self._answer(cart, session_id)
+
+    @extend_schema(
+        request=CartItemAddInput,
+        parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
+        responses={201: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422, 429)},
+    )
+    def add_item(self, request: Request) -> Response:
+        data = _valid(CartItemAddInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_item_add(owner=owner, if_match=if_match, **data),
+            code=201,
+        )
+
+    @extend_schema(
+        request=CartItemUpdateInput,
+        parameters=CART_WRITE_PARAMS,
+        responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 429)},
+    )
+    def update_item(self, request: Request, item_id: int) -> Response:
+        data = _valid(CartItemUpdateInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_item_update(
+                owner=owner, item_id=item_id, if_match=if_match, **data
+            ),
+        )
+
+    @extend_schema(
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 412, 429)}
+    )
+    def remove_item(self, request: Request, item_id: int) -> Response:
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_item_remove(
+                owner=owner, item_id=item_id, if_match=if_match
+            ),
+        )
+
+    @extend_schema(
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 412, 429)}
+    )
+    def clear(self, request: Request) -> Response:
+        owner, session_id = self._owner(request, create_session=False)
+        cart = services.cart_clear(owner=owner, if_match=_if_match(request)) if owner else None
+        return self._answer(cart, session_id)
+
+    @extend_schema(
+        request=EmptyInput,
+        parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
+        responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415, 429)},
+    )
+    def checkout(self, request: Request) -> Response:
+        _valid(EmptyInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_checkout(owner=owner, if_match=if_match),
+        )
+
+    @extend_schema(
+        request=EmptyInput,
+        parameters=[
+            OpenApiParameter(
+                SESSION_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="The session id of the guest cart to merge.",
+            ),
+            IF_MATCH_PARAM,
+        ],
+        responses={200: CartOutput, **problems(400, 401, 412, 413, 415, 422, 429)},
+    )
+    def merge(self, request: Request) -> Response:
+        _valid(EmptyInput, request)
+        if not request.user.is_authenticated:
+            self.permission_denied(request, "Sign in to merge a guest cart into yours.")
+        if not request.headers.get(SESSION_HEADER):
+            raise ValidationError({SESSION_HEADER: ["Send the guest's session id."]})
+        cart = services.cart_merge(
+            user_id=int(request.user.pk),
+            session_token=guest_session_verify(request.headers[SESSION_HEADER]),
+            if_match=_if_match(request),
+        )
+        return self._answer(cart, "")
+
+
+def _valid(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data if request.data is not None else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The catalog. Everyone reads the products for sale; staff see and change all."""
+
+    serializer_class = ProductSerializer
+    permission_classes = [IsStaffOrReadOnly]
+    filter_backends = [SearchFilter]
+    search_fields = ["name", "sku"]
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self):
+        return selectors.product_list(include_inactive=is_staff(self.request))
+
+    @extend_schema(
+        request=ProductInput, responses={201: ProductSerializer, **problems(400, 401, 403, 409)}
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(ProductInput, request)
+        product = services.product_create(**data)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ProductInput,
+        responses={200: ProductSerializer, **problems(400, 401, 403, 404, 409)},
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = ProductInput(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        product = services.product_update(product_id=int(pk), fields=serializer.validated_data)
+        return Response(ProductSerializer(product).data)
+
+    @extend_schema(responses={204: None, **problems(401, 403, 404, 409)})
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.product_delete(product_id=int(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StaffCartFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=CartStatus.choices)
+    user = filters.NumberFilter(field_name="user_id")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Cart
+        fields = ["status", "user", "created_after", "created_before"]
+
+
+class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every cart, read-only, for staff."""
+
+    serializer_class = StaffCartOutput
+    permission_classes = [IsStaff]
+    filterset_class = StaffCartFilter
+    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        return selectors.cart_list()

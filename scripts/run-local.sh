@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make run`: migrate, load the demo catalog, ensure a staff account, serve with gunicorn.
+# Local secrets are generated once into .local/dev.env (git-ignored) and reused; variables
+# already set in the environment win over that file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY="${VENV:-.venv}/bin/python"
+ENV_FILE=.local/dev.env
+
+if [ ! -f "$ENV_FILE" ]; then
+  mkdir -p .local
+  "$PY" - > "$ENV_FILE" <<'PYTHON'
+import secrets
+print(f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")
+print(f"JWT_SIGNING_KEY={secrets.token_urlsafe(50)}")
+print("DJANGO_SUPERUSER_USERNAME=admin")
+print(f"DJANGO_SUPERUSER_PASSWORD={secrets.token_urlsafe(12)}")
+PYTHON
+  chmod 600 "$ENV_FILE"
+  echo "Generated local secrets in $ENV_FILE"
+fi
+while IFS='=' read -r name value; do
+  [ -n "$name" ] && [ -z "${!name:-}" ] && export "$name=$value"
+done < "$ENV_FILE"
+export PORT="${PORT:-8000}"
+
+"$PY" manage.py migrate --no-input -v 0
+"$PY" manage.py collectstatic --no-input -v 0
+"$PY" manage.py load_demo_catalog
+"$PY" manage.py ensure_staff_user
+
+cat <<MSG
+
+  Add-to-Cart Service on http://localhost:${PORT}  (API docs: http://localhost:${PORT}/api/v1/docs/)
+  Staff login for http://localhost:${PORT}/admin/: ${DJANGO_SUPERUSER_USERNAME} / ${DJANGO_SUPERUSER_PASSWORD}
+  Database: ${DATABASE_URL:-SQLite file db.sqlite3}   Cache: ${REDIS_URL:-in-process}
+
+MSG
+exec "${VENV:-.venv}/bin/gunicorn" -c addtocart/gunicorn.conf.py addtocart.wsgi

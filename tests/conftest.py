@@ -1,0 +1,58 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from carts.services import CartOwner
+from tests.factories import ProductFactory, StaffFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Throttle counters and cached data live in Redis: start every test without them."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def bearer(user) -> str:
+    return f"Bearer {RefreshToken.for_user(user).access_token}"
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def user_api(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=bearer(user))
+    return client
+
+
+@pytest.fixture
+def staff_api(staff):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=bearer(staff))
+    return client
+
+
+@pytest.fixture
+def owner(user):
+    return CartOwner(user_id=user.pk)
+
+
+@pytest.fixture
+def product(db):
+    return ProductFactory()
