@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${VENV:-.venv}/bin/python"
-ENV_FILE=.local/dev.env
+ENV_FILE="${LOCAL_ENV_FILE:-.local/dev.env}"
 
 if [ ! -f "$ENV_FILE" ]; then
-  mkdir -p .local
+  mkdir -p "$(dirname "$ENV_FILE")"
   "$PY" - > "$ENV_FILE" <<'PYTHON'
 import secrets
 print(f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")

@@ -1,0 +1,54 @@
+"""Query budgets of the hot endpoints: fixed, whatever the number of lines (no N+1)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from carts.selectors import cart_get_active
+from carts.services import cart_item_add
+from tests.factories import ProductFactory
+
+TRANSACTION_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
+def statements(capture: CaptureQueriesContext) -> list[str]:
+    return [
+        q["sql"]
+        for q in capture.captured_queries
+        if not q["sql"].startswith(TRANSACTION_STATEMENTS)
+    ]
+
+
+def fill_cart(owner, lines: int) -> None:
+    for product in ProductFactory.create_batch(lines):
+        cart_item_add(owner=owner, product_id=product.pk, quantity=1)
+
+
+def count_queries(call) -> int:
+    with CaptureQueriesContext(connection) as capture:
+        response = call()
+    assert response.status_code < 300, response.content
+    return len(statements(capture))
+
+
+@pytest.mark.parametrize("lines", [1, 10, 50])
+def test_get_cart_makes_two_queries_whatever_its_size(user_api, owner, lines):
+    fill_cart(owner, lines)
+    assert count_queries(lambda: user_api.get("/api/v1/cart/")) == 2
+
+
+@pytest.mark.parametrize("lines", [1, 10, 50])
+def test_add_item_makes_six_queries_whatever_the_cart_size(user_api, owner, lines):
+    fill_cart(owner, lines)
+    new, existing = ProductFactory(), cart_get_active(owner=owner).items.first().product
+    add = lambda product: user_api.post(  # noqa: E731
+        "/api/v1/cart/items/", {"product_id": product.pk}, format="json"
+    )
+    assert count_queries(lambda: add(new)) == 6
+    assert count_queries(lambda: add(existing)) == 6
+
+
+@pytest.mark.parametrize("lines", [1, 20])
+def test_checkout_makes_a_fixed_number_of_queries(user_api, owner, lines):
+    fill_cart(owner, lines)
+    assert count_queries(lambda: user_api.post("/api/v1/cart/checkout/")) == 5
