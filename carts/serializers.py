@@ -184,12 +184,13 @@ class CheckoutFault(serializers.Serializer):
     product_id = serializers.IntegerField()
     sku = serializers.CharField()
     reason = serializers.ChoiceField(
-        choices=["product_unavailable", "insufficient_stock", "price_changed"]
+        choices=["product_unavailable", "currency_changed", "insufficient_stock", "price_changed"]
     )
     requested = serializers.IntegerField(required=False)
     available = serializers.IntegerField(required=False)
     unit_price = serializers.DecimalField(required=False, **MONEY)
     current_price = serializers.DecimalField(required=False, **MONEY)
+    currency = serializers.CharField(required=False)
 
 
 class ProblemOutput(serializers.Serializer):

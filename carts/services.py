@@ -98,6 +98,14 @@ def _sellable_product(product_id: int) -> Product:
     return product
 
 
+def _check_currency(product: Product, cart: Cart) -> None:
+    if product.currency != cart.currency:
+        raise errors.CurrencyMismatch(
+            f"{product.sku} is priced in {product.currency}, the cart in {cart.currency}.",
+            product_id=product.pk,
+        )
+
+
 def _check_stock(product: Product, quantity: int) -> None:
     if quantity > product.stock:
         raise errors.InsufficientStock(
@@ -122,10 +130,7 @@ def cart_item_add(
     if cart is None:
         cart = _create_active_cart(owner)
     product = _sellable_product(product_id)
-    if product.currency != cart.currency:
-        raise errors.CurrencyMismatch(
-            f"{product.sku} is priced in {product.currency}, the cart in {cart.currency}."
-        )
+    _check_currency(product, cart)
     lines = {line.product_id: line for line in cart.items.all()}
     line = lines.get(product.pk)
     new_quantity = quantity + (line.quantity if line else 0)
@@ -184,6 +189,7 @@ def cart_item_update(
             f"{line.product.sku} is no longer for sale; remove the line.",
             product_id=line.product_id,
         )
+    _check_currency(line.product, cart)
     _check_stock(line.product, quantity)
     line.quantity = quantity
     line.unit_price = line.product.price
@@ -240,6 +246,8 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
         fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
         if not product.is_active:
             faults.append({**fault, "reason": "product_unavailable"})
+        elif product.currency != cart.currency:
+            faults.append({**fault, "reason": "currency_changed", "currency": product.currency})
         elif product.stock < line.quantity:
             faults.append(
                 {
@@ -303,6 +311,8 @@ def cart_merge(
             f"Together the carts would hold more than {settings.CART_MAX_LINES} lines.",
             max_lines=settings.CART_MAX_LINES,
         )
+    for guest_line in guest_lines:
+        _check_currency(guest_line.product, user_cart)
     limit = settings.CART_MAX_QUANTITY_PER_LINE
     to_create, to_update = [], []
     for guest_line in guest_lines:
@@ -350,7 +360,9 @@ def product_update(*, product_id: int, fields: dict[str, Any]) -> Product:
         with transaction.atomic():
             product.save()
     except IntegrityError:
-        raise errors.SkuTaken(f"A product with SKU {product.sku} exists.") from None
+        if Product.objects.filter(sku=product.sku).exclude(pk=product.pk).exists():
+            raise errors.SkuTaken(f"A product with SKU {product.sku} exists.") from None
+        raise
     return product
 
 

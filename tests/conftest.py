@@ -56,3 +56,9 @@ def owner(user):
 @pytest.fixture
 def product(db):
     return ProductFactory()
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Factories set passwords for every user; the real hasher is slow on purpose."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
