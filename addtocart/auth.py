@@ -7,14 +7,15 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from addtocart.throttling import LoginRateThrottle
-from carts.serializers import ProblemOutput, StrictInputSerializer
+from carts.serializers import StrictInputSerializer
+from carts.views import problems
 
 User = get_user_model()
 
@@ -22,15 +23,25 @@ User = get_user_model()
 class RegisterInput(StrictInputSerializer):
     username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
     password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs.setdefault("email", "")
         candidate = User(username=attrs["username"], email=attrs["email"])
         try:
             validate_password(attrs["password"], user=candidate)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": list(exc.messages)}) from None
         return attrs
+
+
+class TokenObtainPairOutput(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class TokenRefreshOutput(TokenObtainPairOutput):
+    """The refresh token is rotated: use the new one next time; the old one is revoked."""
 
 
 class UserOutput(serializers.Serializer):
@@ -60,13 +71,7 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=RegisterInput,
-        responses={
-            201: UserOutput,
-            400: ProblemOutput,
-            413: ProblemOutput,
-            415: ProblemOutput,
-            429: ProblemOutput,
-        },
+        responses={201: UserOutput, **problems(400, 413, 415)},
     )
     def post(self, request):
         serializer = RegisterInput(data=request.data)
@@ -75,9 +80,15 @@ class RegisterView(APIView):
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: TokenObtainPairOutput, **problems(400, 401, 413, 415)})
+)
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
     throttle_classes = [LoginRateThrottle]
 
 
+@extend_schema_view(
+    post=extend_schema(responses={200: TokenRefreshOutput, **problems(400, 401, 413, 415)})
+)
 class TokenRefreshView(jwt_views.TokenRefreshView):
     pass

@@ -8,6 +8,8 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.views import defaults
@@ -74,6 +76,12 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return problem_response(
             status=exc.status, code=exc.code, detail=exc.detail, title=exc.title, **exc.extra
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status=413,
+            code="body_too_large",
+            detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
         )
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("Database connection failed: %s", exc.__class__.__name__)

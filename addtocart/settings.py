@@ -182,7 +182,7 @@ STORAGES = {
     },
 }
 
-# Request bodies larger than this are refused with 413 before they are parsed.
+# Request bodies larger than this are refused with 413 (Django checks it when reading the body).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 64 * 1024, minimum=1024)
 
 REST_FRAMEWORK = {
@@ -190,7 +190,7 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": ["addtocart.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "addtocart.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
@@ -232,6 +232,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"CartStatusEnum": "carts.models.CartStatus"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "addtocart.schema.add_common_problems",
+    ],
 }
 
 # Cart rules.

@@ -4,13 +4,19 @@ from django.contrib.auth import get_user_model
 from django.db.models import prefetch_related_objects
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from addtocart.errors import PROBLEM_CONTENT_TYPE
 from carts import selectors, services
 from carts.guest_sessions import guest_session_issue, guest_session_verify
 from carts.idempotency import idempotent
@@ -51,7 +57,11 @@ class IsStaffOrReadOnly(permissions.BasePermission):
 
 
 def problems(*statuses: int) -> dict:
-    return {code: OpenApiResponse(ProblemOutput) for code in statuses}
+    """Documented error answers (429 and 503 are added to every operation by the schema hook)."""
+    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemOutput) for code in statuses}
+
+
+OPTIONAL_AUTH = [{"jwtAuth": []}, {}]
 
 
 SESSION_PARAM = OpenApiParameter(
@@ -99,26 +109,28 @@ class CartViewSet(viewsets.ViewSet):
     def _answer(self, cart: Cart | None, session_id: str, code: int = 200) -> Response:
         if cart is not None:
             prefetch_related_objects([cart], selectors.cart_items_prefetch())
-        response = Response(
-            CartOutput(cart, context={"session_id": session_id or None}).data, status=code
-        )
+        body = CartOutput(context={"session_id": session_id or None}).to_representation(cart)
+        response = Response(body, status=code)
         if cart is not None:
             response["ETag"] = services.cart_etag(cart)
         if session_id:
             response[SESSION_HEADER] = session_id
         return response
 
-    def _write(self, request: Request, change, code: int = 200) -> Response:
+    def _write(self, request: Request, change, code: int = 200, retryable: bool = False):
+        """Apply a change to the caller's cart; `retryable` honours `Idempotency-Key`."""
         owner, session_id = self._owner(request, create_session=True)
 
         def work() -> Response:
             return self._answer(change(owner, _if_match(request)), session_id, code)
 
+        if not retryable:
+            return work()
         return idempotent(request=request, owner_key=owner.key, work=work)
 
     @extend_schema(
         parameters=[SESSION_PARAM],
-        responses={200: CartOutput, 304: None, **problems(401, 429)},
+        responses={200: CartOutput, 304: None, **problems(401)},
     )
     def retrieve(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
@@ -134,7 +146,10 @@ class CartViewSet(viewsets.ViewSet):
     @extend_schema(
         request=CartItemAddInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
-        responses={201: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422, 429)},
+        responses={
+            201: CartOutput,
+            **problems(400, 401, 404, 409, 412, 413, 415, 422),
+        },
     )
     def add_item(self, request: Request) -> Response:
         data = _valid(CartItemAddInput, request)
@@ -142,12 +157,13 @@ class CartViewSet(viewsets.ViewSet):
             request,
             lambda owner, if_match: services.cart_item_add(owner=owner, if_match=if_match, **data),
             code=201,
+            retryable=True,
         )
 
     @extend_schema(
         request=CartItemUpdateInput,
         parameters=CART_WRITE_PARAMS,
-        responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 429)},
+        responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415)},
     )
     def update_item(self, request: Request, item_id: int) -> Response:
         data = _valid(CartItemUpdateInput, request)
@@ -159,7 +175,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 412, 429)}
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 412)}
     )
     def remove_item(self, request: Request, item_id: int) -> Response:
         return self._write(
@@ -169,9 +185,7 @@ class CartViewSet(viewsets.ViewSet):
             ),
         )
 
-    @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 412, 429)}
-    )
+    @extend_schema(parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 412)})
     def clear(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
         cart = services.cart_clear(owner=owner, if_match=_if_match(request)) if owner else None
@@ -180,13 +194,14 @@ class CartViewSet(viewsets.ViewSet):
     @extend_schema(
         request=EmptyInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
-        responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415, 429)},
+        responses={200: CartOutput, **problems(400, 401, 402, 409, 412, 413, 415, 422)},
     )
     def checkout(self, request: Request) -> Response:
         _valid(EmptyInput, request)
         return self._write(
             request,
             lambda owner, if_match: services.cart_checkout(owner=owner, if_match=if_match),
+            retryable=True,
         )
 
     @extend_schema(
@@ -201,7 +216,7 @@ class CartViewSet(viewsets.ViewSet):
             ),
             IF_MATCH_PARAM,
         ],
-        responses={200: CartOutput, **problems(400, 401, 412, 413, 415, 422, 429)},
+        responses={200: CartOutput, **problems(400, 401, 412, 413, 415, 422)},
     )
     def merge(self, request: Request) -> Response:
         _valid(EmptyInput, request)
@@ -234,6 +249,14 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return selectors.product_list(include_inactive=is_staff(self.request))
+
+    @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True)})
+    def list(self, request: Request) -> Response:
+        return super().list(request)
+
+    @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer, **problems(404)})
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return super().retrieve(request, pk=pk)
 
     @extend_schema(
         request=ProductInput, responses={201: ProductSerializer, **problems(400, 401, 403, 409)}
@@ -270,6 +293,10 @@ class StaffCartFilter(filters.FilterSet):
         fields = ["status", "user", "created_after", "created_before"]
 
 
+@extend_schema_view(
+    list=extend_schema(responses={200: StaffCartOutput(many=True), **problems(400, 401, 403)}),
+    retrieve=extend_schema(responses={200: StaffCartOutput, **problems(401, 403, 404)}),
+)
 class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):
     """Every cart, read-only, for staff."""
 
