@@ -5,6 +5,7 @@ exceptions. `problem_exception_handler` turns both into `application/problem+jso
 """
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -20,6 +21,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = "5"
 
 
 class DomainError(Exception):
@@ -72,10 +74,28 @@ def _detail_of(exc: exceptions.APIException) -> str:
     return str(exc.detail)
 
 
+def _database_error(exc: Exception) -> str:
+    """The driver's first line, e.g. `...port 5432 failed: timeout expired`; libpq never
+    echoes a password, and any `password=` is masked in case."""
+    first_line = next(iter(str(exc).strip().splitlines()), "")[:300]
+    return exc.__class__.__name__ + ": " + re.sub(r"(?i)(password=)\S+", r"\1***", first_line)
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return problem_response(
-            status=exc.status, code=exc.code, detail=exc.detail, title=exc.title, **exc.extra
+            status=exc.status,
+            code=exc.code,
+            detail=exc.detail,
+            title=exc.title,
+            headers={"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None,
+            **exc.extra,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status=413,
+            code="body_too_large",
+            detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
         )
     if isinstance(exc, RequestDataTooBig):
         return problem_response(
@@ -84,12 +104,12 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
         )
     if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("Database connection failed: %s", exc.__class__.__name__)
+        logger.error("Database connection failed: %s", _database_error(exc))
         return problem_response(
             status=503,
             code="database_unavailable",
             detail="The database is not answering. Try again shortly.",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
 
     response = drf_exception_handler(exc, context)

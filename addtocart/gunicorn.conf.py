@@ -1,6 +1,22 @@
-"""gunicorn settings, read from the environment like the Django settings."""
+"""gunicorn settings, read from the environment like the Django settings.
+
+Logs: gunicorn's own lines (start, signals, worker exits and timeouts) are JSON on stdout, in the
+service's format. Its access log is off: the service logs one "request" event per request, with
+the request id, URL pattern and user that gunicorn cannot know (README.md, "Logs").
+
+SIGTERM stops gracefully: workers finish the requests in flight, for up to graceful_timeout
+seconds (keep it below Kubernetes' terminationGracePeriodSeconds, 30 by default).
+"""
 
 import os
+import tempfile
+from pathlib import Path
+
+from addtocart.logging import JSON_FORMATTER
+
+# Prometheus: every worker writes its samples here and /metrics adds them up. Set before any
+# worker imports prometheus_client; a temporary folder when the environment names none.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="addtocart-prometheus-"))
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -11,7 +27,43 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "500"))
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
-errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket lives in $HOME, shared by every instance on the host and absent
+# on a read-only root filesystem; the service does not use it.
+control_socket_disable = True
+
+loglevel = os.environ.get("LOG_LEVEL", "info").strip().lower() or "info"
+accesslog = None
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": JSON_FORMATTER},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": loglevel.upper(), "propagate": False},
+        # gunicorn writes access lines at INFO whenever logconfig_dict is set: drop them.
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def on_starting(server):
+    """Start from an empty metrics folder: samples of an earlier run must not add up."""
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for samples in folder.glob("*.db"):
+        samples.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -11,6 +11,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from addtocart.logging import JSON_FORMATTER
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -44,6 +46,14 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
 
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_url(name: str) -> str:
+    """An http(s) base URL without its trailing slash, or "" when unset."""
+    value = env_str(name).rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL.")
+    return value
 
 
 def env_secret(name: str) -> str:
@@ -82,12 +92,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "addtocart",
     "carts",
     "health",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "addtocart.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -156,8 +168,21 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    DJANGO_REDIS_LOGGER = "addtocart.redis"  # rewritten by RedisErrorFilter, see LOGGING
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Other services, each optional (unset: not called), and the circuit breaker around them
+# (addtocart/breaker.py). The product service's answers are cached PRODUCT_CACHE_SECONDS.
+PRODUCT_SERVICE_URL = env_url("PRODUCT_SERVICE_URL")
+AUTH_SERVICE_URL = env_url("AUTH_SERVICE_URL")
+PAYMENT_SERVICE_URL = env_url("PAYMENT_SERVICE_URL")
+EXTERNAL_TIMEOUT_MS = env_int("EXTERNAL_TIMEOUT_MS", 3000, minimum=1)
+PRODUCT_CACHE_SECONDS = env_int("PRODUCT_CACHE_SECONDS", 300, minimum=1)
+BREAKER_ERROR_PERCENT = env_int("BREAKER_ERROR_PERCENT", 50, minimum=1)
+BREAKER_WINDOW_SECONDS = env_int("BREAKER_WINDOW_SECONDS", 60, minimum=1)
+BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 10, minimum=1)
+BREAKER_RESET_SECONDS = env_int("BREAKER_RESET_SECONDS", 30, minimum=1)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -245,20 +270,42 @@ CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99, minimum=1
 CART_ABANDONMENT_MINUTES = env_int("CART_ABANDONMENT_MINUTES", 1440, minimum=1)
 IDEMPOTENCY_KEY_HOURS = 24
 
+# Health endpoints: `detailed` and `metrics` need this token (or a staff session) when set.
+HEALTH_TOKEN = env_str("HEALTH_TOKEN")
+HEALTH_CACHE_SECONDS = float(env_str("HEALTH_CACHE_SECONDS", "1.5"))
+HEALTH_CHECK_TIMEOUT_SECONDS = float(env_str("HEALTH_CHECK_TIMEOUT_SECONDS", "1"))
+SERVICE_VERSION = env_str("SERVICE_VERSION", "1.0.0")
+BUSINESS_METRICS_CACHE_SECONDS = env_int("BUSINESS_METRICS_CACHE_SECONDS", 30)
+
+# Logs: JSON lines on stdout (addtocart/logging.py); README.md "Logs" lists what is logged.
 LOG_LEVEL = env_str("LOG_LEVEL", "info").upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(f"LOG_LEVEL must be debug, info, warning or error: {LOG_LEVEL!r}")
+SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "timestamp", "levelname": "level", "name": "logger"},
-        },
+    "formatters": {"json": JSON_FORMATTER},
+    "filters": {
+        "request_id": {"()": "addtocart.logging.RequestIdFilter"},
+        "redis_error": {"()": "addtocart.logging.RedisErrorFilter"},
     },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own handlers print plain text when DEBUG is on: everything goes to stdout.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # Queries with their parameters are logged at DEBUG: never, whatever LOG_LEVEL says.
         "django.db.backends": {"level": "INFO"},
+        # 4xx answers are in our "request" and security events already; keep Django's 5xx.
+        "django.request": {"level": "ERROR"},
+        "addtocart.redis": {"filters": ["redis_error"]},
     },
 }

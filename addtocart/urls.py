@@ -6,6 +6,7 @@ from rest_framework.routers import SimpleRouter
 
 from addtocart import auth
 from carts.views import CartViewSet, ProductViewSet, StaffCartViewSet
+from health import prometheus
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
@@ -38,7 +39,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_urls)),
-    path("", include("django_prometheus.urls")),
+    path("metrics", prometheus.metrics, name="prometheus-metrics"),
 ]
 
 handler404 = "addtocart.errors.handler404"

@@ -96,3 +96,22 @@ class SkuTaken(DomainError):
     status = 409
     code = "sku_taken"
     title = "Another product has this SKU."
+
+
+class PaymentRefused(DomainError):
+    status = 402
+    code = "payment_refused"
+    title = "The payment was refused."
+
+
+class ServiceUnavailable(DomainError):
+    """A service the cart depends on did not answer (timeout, connection, 5xx, circuit open)."""
+
+    status = 503
+    code = "service_unavailable"
+    title = "A service the cart depends on is not answering."
+
+
+class PaymentUnavailable(ServiceUnavailable):
+    code = "payment_unavailable"
+    title = "The payment service is not answering."

@@ -64,6 +64,9 @@ class Cart(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now, help_text="Last activity.")
     checked_out_at = models.DateTimeField(null=True, blank=True)
+    first_item_added_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the cart first held a line (for the metrics)."
+    )
     total = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total at checkout."
     )
@@ -98,6 +101,12 @@ class Cart(models.Model):
         indexes = [
             models.Index(fields=["session_id"], name="cart_session_idx"),
             models.Index(fields=["user", "created_at"], name="cart_user_created_idx"),
+            models.Index(fields=["created_at"], name="cart_created_idx"),
+            models.Index(
+                fields=["updated_at"],
+                name="cart_active_updated_idx",
+                condition=Q(status="active", first_item_added_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

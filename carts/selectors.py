@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 
 from carts.models import Cart, CartItem, CartStatus, Product
 
@@ -39,3 +39,14 @@ def cart_list() -> QuerySet[Cart]:
 def product_list(*, include_inactive: bool) -> QuerySet[Product]:
     products = Product.objects.all()
     return products if include_inactive else products.filter(is_active=True)
+
+
+def product_list_popular(*, limit: int) -> list[tuple[Product, int]]:
+    """The products most added to carts, with their units over every cart line, most first."""
+    totals = list(
+        CartItem.objects.values("product_id")
+        .annotate(units=Sum("quantity"))
+        .order_by("-units", "product_id")[:limit]
+    )
+    products = Product.objects.in_bulk([row["product_id"] for row in totals])
+    return [(products[row["product_id"]], row["units"]) for row in totals]

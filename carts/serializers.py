@@ -179,6 +179,17 @@ class ProductInput(StrictInputSerializer, ProductSerializer):
         pass
 
 
+class ProductServiceInput(serializers.Serializer):
+    """A product as the product service answers `GET /products/{sku}`; other fields ignored."""
+
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+    currency = serializers.RegexField(r"^[A-Z]{3}$")
+    stock = StrictIntegerField(min_value=0, max_value=2**31 - 1)
+    is_active = serializers.BooleanField()
+
+
 class CheckoutFault(serializers.Serializer):
     item_id = serializers.IntegerField()
     product_id = serializers.IntegerField()

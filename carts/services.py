@@ -4,6 +4,11 @@ Every change to a cart first locks the owner's active cart row (SELECT ... FOR U
 concurrent changes to one cart happen one after another and none is lost. Checkout also
 locks the product rows it takes stock from, in id order, so competing checkouts cannot
 sell the same unit twice or deadlock.
+
+With `PRODUCT_SERVICE_URL` set, the product service is the source of a product's name, price,
+currency, stock and status: the local row (which carts point to) is refreshed from it on add,
+update and checkout. Those calls, and the payment authorisation, happen inside the transaction,
+bounded by `EXTERNAL_TIMEOUT_MS` and the circuit breaker.
 """
 
 from collections.abc import Sequence
@@ -17,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from carts import errors
+from addtocart import metrics
+from carts import errors, external
 from carts.models import Cart, CartItem, CartStatus, Product
 from carts.selectors import cart_get_active
 
@@ -75,7 +81,10 @@ def _create_active_cart(owner: CartOwner) -> Cart:
         raise errors.NotSignedIn("Your account no longer exists or is inactive.")
     try:
         with transaction.atomic():
-            return Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
+            cart = Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
+        kind = "user" if owner.user_id is not None else "guest"
+        transaction.on_commit(metrics.CARTS_CREATED.labels(owner=kind).inc)
+        return cart
     except IntegrityError:
         cart = _lock_active_cart(owner)
         if cart is None:
@@ -91,8 +100,33 @@ def _touch(cart: Cart, **changes: Any) -> None:
     cart.save(update_fields=["version", "updated_at", *changes])
 
 
+def _first_item_mark(cart: Cart) -> dict[str, Any]:
+    """Remember when a cart first held a line: the metrics count carts that ever did."""
+    return {} if cart.first_item_added_at else {"first_item_added_at": timezone.now()}
+
+
+PRODUCT_SERVICE_FIELDS = ("name", "price", "currency", "stock", "is_active")
+
+
+def _product_refresh(product: Product, *, fresh: bool) -> None:
+    """Bring the local row in line with the product service (a SKU it does not know is off
+    sale). `fresh` skips the cache, for checkout, which must never trust it."""
+    data = external.product_data_get(sku=product.sku, fresh=fresh) or {"is_active": False}
+    changed = [f for f in PRODUCT_SERVICE_FIELDS if f in data and getattr(product, f) != data[f]]
+    if changed:
+        for field in changed:
+            setattr(product, field, data[field])
+        product.save(update_fields=[*changed, "updated_at"])
+
+
 def _sellable_product(product_id: int) -> Product:
-    product = Product.objects.filter(pk=product_id, is_active=True).first()
+    if settings.PRODUCT_SERVICE_URL:
+        product = Product.objects.filter(pk=product_id).first()
+        if product is not None:
+            _product_refresh(product, fresh=False)
+            product = product if product.is_active else None
+    else:
+        product = Product.objects.filter(pk=product_id, is_active=True).first()
     if product is None:
         raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
     return product
@@ -154,7 +188,8 @@ def cart_item_add(
         line.quantity = new_quantity
         line.unit_price = product.price
         line.save(update_fields=["quantity", "unit_price", "updated_at"])
-    _touch(cart)
+    _touch(cart, **_first_item_mark(cart))
+    transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
     return cart
 
 
@@ -184,6 +219,8 @@ def cart_item_update(
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     _check_quantity(quantity)
     cart, line = _lock_cart_and_line(owner, item_id, if_match)
+    if settings.PRODUCT_SERVICE_URL:
+        _product_refresh(line.product, fresh=False)
     if not line.product.is_active:
         raise errors.ProductUnavailable(
             f"{line.product.sku} is no longer for sale; remove the line.",
@@ -226,7 +263,9 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
 
     Any line at fault (product gone or inactive, not enough stock, price changed since
     the line was added) makes the whole checkout fail with every fault listed, and
-    nothing changes.
+    nothing changes. With the product service configured, every line's product is first
+    fetched fresh from it (never from the cache); with the payment service configured, it
+    must authorise the total before anything is committed.
     """
     cart = _lock_active_cart(owner)
     _check_precondition(cart, if_match)
@@ -239,6 +278,9 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
     )
     if not lines:
         raise errors.CartEmpty("Add something to the cart before checking out.")
+    if settings.PRODUCT_SERVICE_URL:
+        for line in lines:
+            _product_refresh(line.product, fresh=True)
 
     faults = []
     for line in lines:
@@ -267,17 +309,26 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
                 }
             )
     if faults:
+        metrics.CHECKOUTS.labels(outcome="conflict").inc()
         raise errors.CheckoutConflict(
             f"{len(faults)} line(s) cannot be checked out; see `lines`.", lines=faults
         )
 
+    total = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
+    if settings.PAYMENT_SERVICE_URL:
+        external.payment_authorise(
+            cart_id=cart.id,
+            amount=total,
+            currency=cart.currency,
+            idempotency_key=f"{cart.id}:{cart.version}",
+        )
     Product.objects.filter(pk__in=[line.product_id for line in lines]).update(
         stock=Case(*(When(pk=line.product_id, then=F("stock") - line.quantity) for line in lines)),
         updated_at=timezone.now(),
     )
-    total = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
     now = timezone.now()
     _touch(cart, status=CartStatus.CHECKED_OUT, total=total, checked_out_at=now)
+    transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
     return cart
 
 
@@ -334,7 +385,7 @@ def cart_merge(
     CartItem.objects.bulk_create(to_create)
     CartItem.objects.bulk_update(to_update, ["quantity", "unit_price", "updated_at"])
     _touch(guest_cart, status=CartStatus.MERGED)
-    _touch(user_cart)
+    _touch(user_cart, **(_first_item_mark(user_cart) if guest_lines else {}))
     return user_cart
 
 

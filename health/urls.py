@@ -6,6 +6,8 @@ from health import views
 # operations runbook and the Kubernetes probes call them.
 urlpatterns = [
     re_path(r"^health/?$", views.health, name="health"),
-    re_path(r"^health/live/?$", views.live, name="health-live"),
-    re_path(r"^health/ready/?$", views.ready, name="health-ready"),
+    *(
+        re_path(rf"^health/{name}/?$", getattr(views, name), name=f"health-{name}")
+        for name in ("live", "ready", "database", "redis", "external", "detailed", "metrics")
+    ),
 ]

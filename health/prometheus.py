@@ -1,0 +1,126 @@
+"""`GET /metrics`: every worker's samples, plus business figures computed at scrape time.
+
+With PROMETHEUS_MULTIPROC_DIR set (gunicorn), prometheus_client's MultiProcessCollector adds
+up the samples all workers wrote; otherwise the process's own registry is exported. The
+business gauges are computed by the database at most once per BUSINESS_METRICS_CACHE_SECONDS
+in each process, so frequent scrapes stay cheap.
+"""
+
+import os
+import threading
+import time
+from datetime import timedelta
+
+import prometheus_client
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpResponse
+from django.utils import timezone
+from prometheus_client import multiprocess
+from prometheus_client.core import GaugeMetricFamily
+
+from carts import analytics
+from health import checks
+
+BREAKER_STATES = ("closed", "half_open", "open")
+
+
+class BusinessCollector:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = 0.0
+        self._families: list = []
+
+    def collect(self):
+        with self._lock:
+            if time.monotonic() - self._at > settings.BUSINESS_METRICS_CACHE_SECONDS:
+                self._families = self._compute()
+                self._at = time.monotonic()
+            return list(self._families)
+
+    def _compute(self) -> list:
+        families = []
+        try:
+            by_status = analytics.carts_by_status()
+            now = timezone.now()
+            day = analytics.business_metrics(start=now - timedelta(hours=24), end=now, top=0)
+        except DatabaseError:  # the database is down: export what does not need it
+            by_status, day = None, None
+        if by_status is not None:
+            carts = GaugeMetricFamily(
+                "addtocart_carts", "Carts by status, all time.", labels=["status"]
+            )
+            for status, count in by_status.items():
+                carts.add_metric([status], count)
+            families.append(carts)
+        if day is not None:
+            for name, help_text, value in (
+                (
+                    "abandonment_rate",
+                    "Abandoned / (abandoned + checked out), last 24 h.",
+                    day.abandonment_rate,
+                ),
+                (
+                    "checkout_conversion_rate",
+                    "Checked out / carts with items, last 24 h.",
+                    day.conversion_rate,
+                ),
+                (
+                    "average_cart_value",
+                    "Mean subtotal of carts with items, last 24 h.",
+                    day.average_cart_value,
+                ),
+                ("carts_created_24h", "Carts created in the last 24 h.", day.created),
+            ):
+                if value is not None:
+                    families.append(GaugeMetricFamily(f"addtocart_{name}", help_text, float(value)))
+        db = checks.database()
+        families.append(
+            GaugeMetricFamily(
+                "addtocart_database_up",
+                "1 if the database answers.",
+                1.0 if db["status"] == "up" else 0.0,
+            )
+        )
+        if db.get("connections", {}).get("in_use") is not None:
+            families.append(
+                GaugeMetricFamily(
+                    "addtocart_database_connections",
+                    "Connections to the service's database, all clients.",
+                    db["connections"]["in_use"],
+                )
+            )
+        cache = checks.redis()
+        families.append(
+            GaugeMetricFamily(
+                "addtocart_redis_up",
+                "1 if Redis answers (absent: not configured).",
+                1.0 if cache["status"] == "up" else 0.0,
+            )
+        )
+        breaker = GaugeMetricFamily(
+            "addtocart_circuit_breaker_state",
+            "1 for the state each external service's circuit breaker is in.",
+            labels=["service", "state"],
+        )
+        from carts.external import breaker_states
+
+        for service, state in breaker_states().items():
+            for candidate in BREAKER_STATES:
+                breaker.add_metric([service, candidate], 1.0 if state == candidate else 0.0)
+        families.append(breaker)
+        return families
+
+
+BUSINESS = prometheus_client.CollectorRegistry(auto_describe=False)
+BUSINESS.register(BusinessCollector())
+
+
+def metrics(request):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = prometheus_client.REGISTRY
+    body = prometheus_client.generate_latest(registry) + prometheus_client.generate_latest(BUSINESS)
+    return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)

@@ -1,0 +1,99 @@
+"""Business metrics against hand-built carts whose figures can be checked by hand."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from carts.analytics import business_metrics, carts_by_status
+from carts.models import Cart, CartStatus
+from tests.factories import CartFactory, CartItemFactory, ProductFactory
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+START, END = NOW - timedelta(days=7), NOW
+
+
+def cart(*, hours_ago: float, status=CartStatus.ACTIVE, lines=(), idle_hours=None, total=None):
+    """A cart created `hours_ago`, last active `idle_hours` ago, with (product, qty) lines."""
+    created = NOW - timedelta(hours=hours_ago)
+    made = CartFactory(
+        created_at=created,
+        updated_at=NOW - timedelta(hours=hours_ago if idle_hours is None else idle_hours),
+        status=status,
+        first_item_added_at=created if lines else None,
+        total=total,
+        checked_out_at=created + timedelta(minutes=30)
+        if status == CartStatus.CHECKED_OUT
+        else None,
+    )
+    for product, quantity in lines:
+        CartItemFactory(cart=made, product=product, quantity=quantity, unit_price=product.price)
+    return made
+
+
+@pytest.fixture
+def shop(db):
+    tee = ProductFactory(sku="TEE", price=Decimal("20.00"))
+    mug = ProductFactory(sku="MUG", price=Decimal("5.00"))
+    cart(hours_ago=30, status=CartStatus.CHECKED_OUT, lines=[(tee, 2)], total=Decimal("40.00"))
+    cart(hours_ago=50, status=CartStatus.CHECKED_OUT, lines=[(mug, 4)], total=Decimal("20.00"))
+    cart(hours_ago=60, lines=[(tee, 1), (mug, 2)], idle_hours=48)  # abandoned: 30.00
+    cart(hours_ago=70, status=CartStatus.ABANDONED, lines=[(mug, 1)], idle_hours=70)  # 5.00
+    cart(hours_ago=2, lines=[(tee, 1)], idle_hours=1)  # in progress: 20.00
+    cart(hours_ago=3)  # empty: in progress, no items
+    cart(hours_ago=24 * 10, status=CartStatus.CHECKED_OUT, lines=[(tee, 9)], total=Decimal("180"))
+
+
+def test_figures_of_a_week(shop):
+    figures = business_metrics(start=START, end=END, now=NOW)
+    assert (figures.created, figures.with_items) == (6, 5)
+    assert (figures.checked_out, figures.abandoned, figures.in_progress) == (2, 2, 2)
+    assert figures.abandonment_rate == 0.5
+    assert figures.conversion_rate == 0.4
+    assert figures.average_cart_value == Decimal("23.00")  # (40 + 20 + 30 + 5 + 20) / 5
+    assert figures.average_order_value == Decimal("30.00")
+    assert figures.revenue == Decimal("60.00")
+    assert figures.series_unit == "day"
+    assert sum(count for _, count in figures.created_series) == 6
+    assert sum(count for _, count in figures.checked_out_series) == 2
+    assert [(p.sku, p.quantity) for p in figures.top_by_quantity] == [("MUG", 7), ("TEE", 4)]
+    assert [(p.sku, p.revenue) for p in figures.top_by_revenue] == [
+        ("TEE", Decimal("40.00")),
+        ("MUG", Decimal("20.00")),
+    ]
+
+
+def test_an_empty_period_has_no_rates(shop):
+    figures = business_metrics(start=NOW + timedelta(days=1), end=NOW + timedelta(days=2), now=NOW)
+    assert (figures.created, figures.with_items, figures.checked_out) == (0, 0, 0)
+    assert figures.abandonment_rate is None
+    assert figures.conversion_rate is None
+    assert figures.average_cart_value is None
+    assert figures.average_order_value is None
+    assert figures.revenue == Decimal("0.00")
+    assert figures.top_by_quantity == []
+
+
+def test_a_period_with_only_abandoned_carts(db):
+    product = ProductFactory(price=Decimal("3.50"))
+    for _ in range(3):
+        cart(hours_ago=40, lines=[(product, 2)], idle_hours=40)
+    figures = business_metrics(start=START, end=END, now=NOW)
+    assert (figures.abandoned, figures.checked_out) == (3, 0)
+    assert figures.abandonment_rate == 1.0
+    assert figures.conversion_rate == 0.0
+    assert figures.average_cart_value == Decimal("7.00")
+    assert figures.average_order_value is None
+
+
+def test_a_day_is_counted_by_the_hour(shop):
+    figures = business_metrics(start=NOW - timedelta(hours=24), end=NOW, now=NOW)
+    assert figures.series_unit == "hour"
+    assert figures.created == 2
+
+
+def test_carts_by_status_lists_every_status(shop):
+    counts = carts_by_status()
+    assert set(counts) == set(CartStatus.values)
+    assert counts["checked_out"] == 3
+    assert sum(counts.values()) == Cart.objects.count()

@@ -1,0 +1,207 @@
+"""Real processes for tests: the service under gunicorn, a private Redis, a private PostgreSQL.
+
+Each is started on a free loopback port, waited for, and stopped by its context manager, so
+a test can break a dependency for real (stop it) and watch the service cope.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(check, seconds: float = 30, what: str = "the service") -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            if check():
+                return
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not come up within {seconds} s")
+
+
+def http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return response.status == 200
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env.update({"GUNICORN_ACCESS_LOG": "", "LOG_LEVEL": "warning", **overrides})
+    return env
+
+
+class Service:
+    """The service under gunicorn, as production runs it."""
+
+    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
+        self.process, self.port, self.log = process, port, log
+        self.url = f"http://127.0.0.1:{port}"
+        self.final_output: str | None = None
+
+    def output(self) -> str:
+        """What the service printed so far (all of it once it has stopped)."""
+        return self.final_output if self.final_output is not None else self.log.read_text()
+
+
+@contextlib.contextmanager
+def gunicorn(workers: int = 2, **env: str) -> Iterator[Service]:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "service.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    "-c",
+                    "addtocart/gunicorn.conf.py",
+                    "addtocart.wsgi",
+                ],
+                cwd=ROOT,
+                env=service_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        service = Service(process, port, log)
+        try:
+            wait_for(lambda: http_ok(f"{service.url}/api/v1/health/live"), what="gunicorn")
+            yield service
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+            service.final_output = log.read_text()
+
+
+class Redis:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self.answers, what="redis-server")
+
+    def answers(self) -> bool:
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True, timeout=5
+        )
+        return result.stdout.strip() == "PONG"
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5
+        ).stdout
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[Redis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = Redis(free_port())
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster owned by the `postgres` user, which can be stopped."""
+
+    def __init__(self, data: Path, port: int) -> None:
+        self.data, self.port = data, port
+        self.url = f"postgres://postgres@127.0.0.1:{port}/postgres"
+
+    def _as_postgres(self, *command: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    def start(self) -> None:
+        self._as_postgres(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data / "log"),
+            "-o",
+            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+
+    def stop(self) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[Postgres]:
+    if PG_BIN is None or os.geteuid() != 0 or shutil.which("runuser") is None:
+        pytest.skip("needs PostgreSQL's server binaries and root to run them as `postgres`")
+    tmp = Path(tempfile.mkdtemp(prefix="addtocart-pg-"))
+    shutil.chown(tmp, "postgres")
+    postgres = Postgres(tmp / "data", free_port())
+    try:
+        postgres._as_postgres(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(postgres.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
+        postgres.start()
+        yield postgres
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            postgres.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
