@@ -7,10 +7,10 @@ PORT ?= 8000
 # `make test` runs against these; override them to use other servers.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/addtocart
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
-# Settings that let manage.py load for lint-only commands; never used to serve.
+# Settings that let manage.py load for commands that touch no data (lint, collectstatic).
 LINT_ENV := DJANGO_SECRET_KEY=lint-only JWT_SIGNING_KEY=lint-only-jwt DATABASE_URL=sqlite:///:memory:
 
-.PHONY: run test lint format install install-dev services clean
+.PHONY: run test lint format install install-dev services static clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,12 @@ run: install
 	PORT=$(PORT) VENV=$(VENV) scripts/run-local.sh
 
 ## The whole test suite, against PostgreSQL and Redis.
-test: install-dev services
+test: install-dev services static
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Static files as production serves them (WhiteNoise, hashed names): pages need the manifest.
+static: install
+	$(LINT_ENV) $(PY) manage.py collectstatic --no-input -v 0
 
 services:
 	scripts/ensure-services.sh

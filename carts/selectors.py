@@ -16,13 +16,15 @@ def cart_items_prefetch() -> Prefetch:
     return Prefetch("items", queryset=CartItem.objects.select_related("product"))
 
 
-def cart_get_active(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None) -> Cart | None:
+def cart_owned_by(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None) -> QuerySet[Cart]:
     queryset = Cart.objects.all() if queryset is None else queryset
     if owner.user_id is not None:
-        queryset = queryset.filter(user_id=owner.user_id)
-    else:
-        queryset = queryset.filter(session_id=owner.session_token)
-    return queryset.filter(status=CartStatus.ACTIVE).first()
+        return queryset.filter(user_id=owner.user_id)
+    return queryset.filter(session_id=owner.session_token)
+
+
+def cart_get_active(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None) -> Cart | None:
+    return cart_owned_by(owner=owner, queryset=queryset).filter(status=CartStatus.ACTIVE).first()
 
 
 def cart_get_active_with_items(*, owner: CartOwner) -> Cart | None:

@@ -13,19 +13,21 @@ bounded by `EXTERNAL_TIMEOUT_MS` and the circuit breaker.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, When
+from django.db.models import Case, Exists, F, OuterRef, Q, When
 from django.utils import timezone
 
 from addtocart import metrics
 from carts import errors, external
-from carts.models import Cart, CartItem, CartStatus, Product
-from carts.selectors import cart_get_active
+from carts.analytics import abandoned_q
+from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord, Product
+from carts.selectors import cart_get_active, cart_owned_by
 
 User = get_user_model()
 
@@ -72,13 +74,41 @@ def _lock_active_cart(owner: CartOwner) -> Cart | None:
     return cart_get_active(owner=owner, queryset=Cart.objects.select_for_update())
 
 
-def _create_active_cart(owner: CartOwner) -> Cart:
-    """Create the owner's active cart, or lock the one a concurrent request just created."""
+def _resume_abandoned_cart(owner: CartOwner) -> Cart | None:
+    """A shopper who comes back gets their latest abandoned cart back, active again."""
+    cart = (
+        cart_owned_by(owner=owner, queryset=Cart.objects.select_for_update())
+        .filter(status=CartStatus.ABANDONED)
+        .order_by("-updated_at")
+        .first()
+    )
+    if cart is None:
+        return None
+    try:
+        with transaction.atomic():
+            _touch(cart, status=CartStatus.ACTIVE)
+    except IntegrityError:
+        return _lock_active_cart(owner)  # a concurrent request opened an active cart first
+    return cart
+
+
+@transaction.atomic
+def cart_resume(*, owner: CartOwner) -> Cart | None:
+    """Give a returning shopper with no active cart their abandoned one back (or None)."""
+    return _resume_abandoned_cart(owner)
+
+
+def _open_active_cart(owner: CartOwner) -> Cart:
+    """Resume the owner's abandoned cart or create one; or lock the one a concurrent
+    request just opened."""
     if (
         owner.user_id is not None
         and not User.objects.filter(pk=owner.user_id, is_active=True).exists()
     ):
         raise errors.NotSignedIn("Your account no longer exists or is inactive.")
+    resumed = _resume_abandoned_cart(owner)
+    if resumed is not None:
+        return resumed
     try:
         with transaction.atomic():
             cart = Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
@@ -162,7 +192,7 @@ def cart_item_add(
     cart = _lock_active_cart(owner)
     _check_precondition(cart, if_match)
     if cart is None:
-        cart = _create_active_cart(owner)
+        cart = _open_active_cart(owner)
     product = _sellable_product(product_id)
     _check_currency(product, cart)
     lines = {line.product_id: line for line in cart.items.all()}
@@ -354,7 +384,7 @@ def cart_merge(
         return user_cart
     guest_lines = list(guest_cart.items.select_related("product"))
     if user_cart is None:
-        user_cart = _create_active_cart(user_owner)
+        user_cart = _open_active_cart(user_owner)
     lines = {line.product_id: line for line in user_cart.items.all()}
     new_products = {line.product_id for line in guest_lines} - lines.keys()
     if len(lines) + len(new_products) > settings.CART_MAX_LINES:
@@ -428,3 +458,53 @@ def product_delete(*, product_id: int) -> None:
             f"{product.sku} is in carts; set is_active to false to take it off sale."
         )
     product.delete()
+
+
+def cart_abandon_idle(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Mark active carts with items, idle for CART_ABANDONMENT_MINUTES, `abandoned`.
+
+    The rule is `carts.analytics.abandoned_q`. Runs in batches, each its own short
+    transaction, skipping carts a shopper is changing right now. Returns how many changed.
+    """
+    now = now or timezone.now()
+    idle = Cart.objects.filter(abandoned_q(now), status=CartStatus.ACTIVE)
+    marked = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                idle.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                return marked
+            marked += Cart.objects.filter(pk__in=batch).update(
+                status=CartStatus.ABANDONED, version=F("version") + 1
+            )
+
+
+def cart_purge_old(
+    *, older_than: timedelta, now: datetime | None = None, batch_size: int = 1000
+) -> int:
+    """Delete merged, abandoned and empty carts idle for longer than `older_than`.
+
+    Checked-out carts are history and are never deleted. Each batch is its own transaction,
+    so no lock is held for long. Expired idempotency records go too. Returns carts deleted.
+    """
+    now = now or timezone.now()
+    old = Cart.objects.filter(updated_at__lt=now - older_than).filter(
+        Q(status__in=[CartStatus.MERGED, CartStatus.ABANDONED])
+        | Q(status=CartStatus.ACTIVE) & ~Exists(CartItem.objects.filter(cart=OuterRef("pk")))
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                old.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size]
+            )
+            if not batch:
+                break
+            CartItem.objects.filter(cart_id__in=batch).delete()
+            deleted += Cart.objects.filter(pk__in=batch).delete()[1].get(Cart._meta.label, 0)
+    IdempotencyRecord.objects.filter(
+        created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    ).delete()
+    return deleted

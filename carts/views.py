@@ -135,6 +135,8 @@ class CartViewSet(viewsets.ViewSet):
     def retrieve(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
         cart = selectors.cart_get_active_with_items(owner=owner) if owner else None
+        if cart is None and owner is not None:
+            cart = services.cart_resume(owner=owner)
         if cart is not None and services.cart_etag(cart) in (
             _etags(request, "If-None-Match") or []
         ):

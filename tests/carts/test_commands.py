@@ -36,3 +36,22 @@ def test_ensure_staff_user_needs_credentials(monkeypatch):
     monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
     with pytest.raises(CommandError, match="DJANGO_SUPERUSER_USERNAME"):
         call_command("ensure_staff_user")
+
+
+@pytest.mark.django_db
+def test_cart_jobs_report_what_they_did(capsys):
+    call_command("mark_abandoned_carts")
+    call_command("purge_carts", "--older-than", "30")
+    output = capsys.readouterr().out
+    assert "0 cart(s) marked abandoned" in output
+    assert "0 cart(s) older than 30 days deleted" in output
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "arguments",
+    [("purge_carts", "--older-than", "0"), ("mark_abandoned_carts", "--batch-size", "0")],
+)
+def test_cart_jobs_refuse_nonsense(arguments):
+    with pytest.raises(CommandError):
+        call_command(*arguments)

@@ -52,3 +52,7 @@ def test_add_item_makes_six_queries_whatever_the_cart_size(user_api, owner, line
 def test_checkout_makes_a_fixed_number_of_queries(user_api, owner, lines):
     fill_cart(owner, lines)
     assert count_queries(lambda: user_api.post("/api/v1/cart/checkout/")) == 5
+
+
+def test_get_cart_without_a_cart_makes_two_queries(user_api):
+    assert count_queries(lambda: user_api.get("/api/v1/cart/")) == 2

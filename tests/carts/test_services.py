@@ -684,3 +684,72 @@ def test_product_delete_of_a_product_in_a_cart_is_refused(owner, cart, product, 
 def test_product_delete_of_an_unknown_product_is_refused(db):
     with fails(errors.ProductNotFound):
         services.product_delete(product_id=UNKNOWN_ID)
+
+
+# Abandonment, return and retention ------------------------------------------------------
+
+
+def idle(cart: Cart, *, minutes: int) -> None:
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_idle_carts_with_items_are_marked_abandoned_once(owner, product, settings):
+    settings.CART_ABANDONMENT_MINUTES = 60
+    stale, fresh = add(owner, product), add(guest_owner(), product)
+    empty = Cart.objects.create(session_id="empty-session")
+    idle(stale, minutes=61)
+    idle(empty, minutes=600)
+
+    assert services.cart_abandon_idle(batch_size=1) == 1
+    assert services.cart_abandon_idle() == 0
+    statuses = dict(Cart.objects.values_list("pk", "status"))
+    assert statuses[stale.pk] == CartStatus.ABANDONED
+    assert statuses[fresh.pk] == CartStatus.ACTIVE
+    assert statuses[empty.pk] == CartStatus.ACTIVE
+
+
+def test_a_returning_shopper_gets_the_abandoned_cart_back(owner, product, settings):
+    settings.CART_ABANDONMENT_MINUTES = 60
+    cart = add(owner, product, 2)
+    idle(cart, minutes=61)
+    services.cart_abandon_idle()
+
+    resumed = services.cart_resume(owner=owner)
+
+    assert resumed.pk == cart.pk
+    assert resumed.status == CartStatus.ACTIVE
+    assert contents(resumed) == {product.pk: 2}
+    assert add(owner, product).pk == cart.pk
+    assert contents(cart) == {product.pk: 3}
+
+
+def test_adding_after_abandonment_continues_the_same_cart(owner, product):
+    cart = add(owner, product)
+    Cart.objects.filter(pk=cart.pk).update(status=CartStatus.ABANDONED)
+    assert add(owner, product).pk == cart.pk
+    assert Cart.objects.get(pk=cart.pk).status == CartStatus.ACTIVE
+
+
+def test_resume_without_an_abandoned_cart_gives_nothing(owner):
+    assert services.cart_resume(owner=owner) is None
+
+
+def test_purge_deletes_old_merged_abandoned_and_empty_carts_but_never_history(owner, product):
+    doomed = []
+    for status in (CartStatus.MERGED, CartStatus.ABANDONED):
+        cart = add(guest_owner(), product)
+        Cart.objects.filter(pk=cart.pk).update(status=status)
+        doomed.append(cart)
+    doomed.append(Cart.objects.create(session_id="empty-and-old"))
+    sold = add(owner, product)
+    services.cart_checkout(owner=owner)
+    kept_recent = add(guest_owner(), product)
+    Cart.objects.filter(pk=kept_recent.pk).update(status=CartStatus.ABANDONED)
+    for cart in [*doomed, sold]:
+        idle(cart, minutes=60 * 24 * 40)
+
+    assert services.cart_purge_old(older_than=timedelta(days=30), batch_size=2) == 3
+    assert services.cart_purge_old(older_than=timedelta(days=30)) == 0
+    remaining = set(Cart.objects.values_list("pk", flat=True))
+    assert remaining == {sold.pk, kept_recent.pk}
+    assert CartItem.objects.filter(cart=sold).exists()

@@ -763,3 +763,17 @@ def test_staff_cart_invalid_filter_400(staff_api, carts, query):
     response = staff_api.get(CARTS, query)
     assert set(response.json().get("errors", ())) == set(query)
     assert_problem(response, 400, "invalid")
+
+
+def test_reading_the_cart_brings_an_abandoned_cart_back(user_api, owner, product):
+    from carts.models import Cart, CartStatus
+    from carts.services import cart_item_add
+
+    cart = cart_item_add(owner=owner, product_id=product.pk, quantity=2)
+    Cart.objects.filter(pk=cart.pk).update(status=CartStatus.ABANDONED)
+
+    body = assert_ok(user_api.get("/api/v1/cart/"))
+
+    assert body["id"] == str(cart.pk)
+    assert body["status"] == "active"
+    assert body["total_quantity"] == 2
