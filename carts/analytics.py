@@ -97,12 +97,9 @@ def business_metrics(
         average_order_value=Avg("total", filter=Q(status=CartStatus.CHECKED_OUT)),
         revenue=Sum("total", filter=Q(status=CartStatus.CHECKED_OUT)),
     )
-    open_value = CartItem.objects.filter(
-        cart__in=carts.filter(first_item_added_at__isnull=False).exclude(
-            status=CartStatus.CHECKED_OUT
-        )
-    ).aggregate(value=Sum(LINE_VALUE))["value"]
-    cart_values = (figures["revenue"] or 0) + (open_value or 0)
+    products = _product_figures(start, end)
+    open_value = sum((row["open_value"] for row in products), Decimal("0"))
+    cart_values = (figures["revenue"] or 0) + open_value
     average_cart_value = cart_values / figures["with_items"] if figures["with_items"] else None
     unit = "hour" if end - start <= timedelta(days=2) else "day"
     trunc = TruncHour if unit == "hour" else TruncDay
@@ -126,8 +123,8 @@ def business_metrics(
             Cart.objects.filter(checked_out_at__gte=start, checked_out_at__lt=end),
             trunc("checked_out_at"),
         ),
-        top_by_quantity=_top_products(carts, "quantity", top),
-        top_by_revenue=_top_products(carts, "revenue", top),
+        top_by_quantity=_top(products, "units", top),
+        top_by_revenue=_top(products, "revenue", top),
     )
 
 
@@ -136,29 +133,36 @@ def _series(carts, bucket) -> list[tuple[datetime, int]]:
     return [(row["bucket"], row["n"]) for row in rows]
 
 
-def _top_products(carts, order: str, top: int) -> list[ProductFigure]:
-    rows = (
-        CartItem.objects.filter(cart__in=carts.values("pk"))
+def _product_figures(start: datetime, end: datetime) -> list[dict]:
+    """Per product, over the lines of carts created in the period: units in carts, revenue
+    (lines of checked-out carts) and open value (lines of carts not checked out). One
+    grouped query serves the top lists and the average cart value."""
+    checked_out = Q(cart__status=CartStatus.CHECKED_OUT)
+    return list(
+        CartItem.objects.filter(cart__created_at__gte=start, cart__created_at__lt=end)
         .values("product_id", "product__sku", "product__name")
         .annotate(
             units=Sum("quantity"),
-            value=Coalesce(
-                Sum(LINE_VALUE, filter=Q(cart__status=CartStatus.CHECKED_OUT)),
-                Decimal("0"),
-                output_field=MONEY,
+            revenue=Coalesce(Sum(LINE_VALUE, filter=checked_out), Decimal("0"), output_field=MONEY),
+            open_value=Coalesce(
+                Sum(LINE_VALUE, filter=~checked_out), Decimal("0"), output_field=MONEY
             ),
         )
-        .order_by("-units" if order == "quantity" else "-value", "product_id")[:top]
+        .order_by()
     )
+
+
+def _top(products: list[dict], figure: str, top: int) -> list[ProductFigure]:
+    ranked = sorted(products, key=lambda row: (-row[figure], row["product_id"]))[:top]
     return [
         ProductFigure(
             product_id=row["product_id"],
             sku=row["product__sku"],
             name=row["product__name"],
             quantity=row["units"],
-            revenue=row["value"].quantize(CENT),
+            revenue=row["revenue"].quantize(CENT),
         )
-        for row in rows
+        for row in ranked
     ]
 
 

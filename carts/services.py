@@ -482,7 +482,11 @@ def cart_abandon_idle(*, now: datetime | None = None, batch_size: int = 1000) ->
 
 
 def cart_purge_old(
-    *, older_than: timedelta, now: datetime | None = None, batch_size: int = 1000
+    *,
+    older_than: timedelta,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+    max_batches: int | None = None,
 ) -> int:
     """Delete merged, abandoned and empty carts idle for longer than `older_than`.
 
@@ -494,8 +498,9 @@ def cart_purge_old(
         Q(status__in=[CartStatus.MERGED, CartStatus.ABANDONED])
         | Q(status=CartStatus.ACTIVE) & ~Exists(CartItem.objects.filter(cart=OuterRef("pk")))
     )
-    deleted = 0
-    while True:
+    deleted, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
         with transaction.atomic():
             batch = list(
                 old.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size]
