@@ -1,39 +1,352 @@
-from django.contrib import admin
+"""The Django admin: the catalog (editable), shoppers' carts (read-only) and users with their carts.
 
+Every changelist makes a fixed number of queries per page: per-row figures are annotated in
+`get_queryset`, never computed row by row.
+"""
+
+import csv
+import logging
+import uuid
+from decimal import Decimal
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from carts.analytics import LINE_VALUE, MONEY
+from carts.guest_sessions import guest_session_verify
 from carts.models import Cart, CartItem, Product
+
+admin_log = logging.getLogger("addtocart.admin")
+
+LOW_STOCK = 10
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "stock_level"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("out", "Out of stock"),
+            ("low", f"Low (1 to {LOW_STOCK - 1})"),
+            ("in", f"In stock ({LOW_STOCK} or more)"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "out":
+            return queryset.filter(stock=0)
+        if self.value() == "low":
+            return queryset.filter(stock__gt=0, stock__lt=LOW_STOCK)
+        if self.value() == "in":
+            return queryset.filter(stock__gte=LOW_STOCK)
+        return queryset
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = ["sku", "name", "price", "currency", "stock", "is_active", "updated_at"]
     list_editable = ["stock", "is_active"]
-    list_filter = ["is_active", "currency"]
+    list_filter = ["is_active", "currency", StockLevelFilter]
     search_fields = ["sku", "name"]
+    search_help_text = "SKU or name (any part)."
+    readonly_fields = ["created_at", "updated_at"]
+    actions = ["activate", "deactivate"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Each field carries the value the page was rendered with, so `changed_data` lists only
+        what staff changed, not what a checkout changed meanwhile (see `save_model`)."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None:
+            field.show_hidden_initial = True
+        return field
+
+    def save_model(self, request, obj, form, change):
+        """Write only the fields staff changed: saving a stale form must not put back stock
+        that checkouts took since the page was opened."""
+        if not change:
+            obj.save()
+        elif form.changed_data:
+            obj.save(update_fields=[*form.changed_data, "updated_at"])
+
+    @admin.action(description="Activate selected products", permissions=["change"])
+    def activate(self, request, queryset):
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected products", permissions=["change"])
+    def deactivate(self, request, queryset):
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request, queryset, *, active: bool) -> None:
+        changed = queryset.filter(is_active=not active).update(
+            is_active=active, updated_at=timezone.now()
+        )
+        noun = "product" if changed == 1 else "products"
+        verb = "activated" if active else "deactivated"
+        self.message_user(request, f"{changed} {noun} {verb}.", messages.SUCCESS)
+
+
+def _figure(rows, aggregate, output_field):
+    """An aggregate over related rows as a correlated subquery: PostgreSQL computes it for the
+    rows of the page only, where a join with GROUP BY would aggregate the whole table first
+    (200,000 carts: 9 ms against 1.9 s a page)."""
+    value = Subquery(rows.order_by().annotate(figure=aggregate).values("figure"))
+    return Coalesce(value, 0, output_field=output_field)
+
+
+def carts_with_figures(queryset):
+    """Carts annotated with `line_count`, `quantity_sum` and `subtotal_sum` (quantity x
+    unit price over the lines, as in `carts.analytics`)."""
+    lines = CartItem.objects.filter(cart=OuterRef("pk")).values("cart")
+    return queryset.annotate(
+        line_count=_figure(lines, Count("pk"), IntegerField()),
+        quantity_sum=_figure(lines, Sum("quantity"), IntegerField()),
+        subtotal_sum=_figure(lines, Sum(LINE_VALUE), MONEY),
+    )
+
+
+def owner_name(cart: Cart) -> str:
+    return cart.user.username if cart.user_id else "guest"
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request, model_admin):
+        return [("user", "Signed-in shopper"), ("guest", "Guest")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("user", "guest"):
+            return queryset.filter(user__isnull=self.value() == "guest")
+        return queryset
 
 
 class CartItemInline(admin.TabularInline):
     model = CartItem
-    fields = ["product", "quantity", "unit_price", "updated_at"]
+    fields = ["product", "quantity", "unit_price", "line_total", "created_at", "updated_at"]
     readonly_fields = fields
     extra = 0
-    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="line total")
+    def line_total(self, item: CartItem) -> Decimal:
+        return item.quantity * item.unit_price
 
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_HEADER = [
+    "id",
+    "owner",
+    "status",
+    "lines",
+    "total_quantity",
+    "subtotal",
+    "currency",
+    "created_at",
+    "updated_at",
+    "checked_out_at",
+    "total",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet cannot run: text starting like a formula gets a leading quote."""
+    if value is None:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
 
 @admin.register(Cart)
 class CartAdmin(admin.ModelAdmin):
-    """Shoppers' carts, read-only: staff look, they do not edit."""
+    """Shoppers' carts, read-only: staff look and export, they do not edit."""
 
-    list_display = ["id", "user", "status", "version", "created_at", "updated_at"]
-    list_filter = ["status", "created_at"]
+    list_display = [
+        "id",
+        "owner",
+        "status",
+        "lines",
+        "total_quantity",
+        "subtotal",
+        "last_activity",
+        "created_at",
+    ]
+    list_filter = ["status", OwnerFilter, "created_at"]
     list_select_related = ["user"]
     search_fields = ["id", "session_id", "user__username", "user__email"]
+    search_help_text = "Cart id (whole or any part), guest session id, user name or email."
+    # The second COUNT over every cart that a filtered page would show is not worth its cost.
+    show_full_result_count = False
+    fields = [
+        "id",
+        "owner",
+        "user",
+        "session_id",
+        "status",
+        "currency",
+        "lines",
+        "total_quantity",
+        "subtotal",
+        "total",
+        "version",
+        "created_at",
+        "updated_at",
+        "first_item_added_at",
+        "checked_out_at",
+    ]
+    readonly_fields = fields
     inlines = [CartItemInline]
+    actions = ["export_csv"]
+
+    def get_queryset(self, request):
+        return carts_with_figures(super().get_queryset(request).select_related("user"))
+
+    def get_search_results(self, request, queryset, search_term):
+        """A whole cart id, or a guest's signed session id (`X-Session-ID`), finds its cart by
+        index; any other text is searched for in every search field."""
+        term = search_term.strip()
+        if term:
+            try:
+                return queryset.filter(pk=uuid.UUID(term)), False
+            except ValueError:
+                pass
+            token = guest_session_verify(term)
+            if token:
+                return queryset.filter(session_id=token), False
+        return super().get_search_results(request, queryset, term)
+
+    @admin.display(description="owner", ordering="user__username")
+    def owner(self, cart: Cart) -> str:
+        return owner_name(cart)
+
+    @admin.display(description="lines", ordering="line_count")
+    def lines(self, cart: Cart) -> int:
+        return cart.line_count
+
+    @admin.display(description="total quantity", ordering="quantity_sum")
+    def total_quantity(self, cart: Cart) -> int:
+        return cart.quantity_sum
+
+    @admin.display(description="subtotal", ordering="subtotal_sum")
+    def subtotal(self, cart: Cart) -> str:
+        return f"{cart.subtotal_sum:.2f} {cart.currency}"
+
+    @admin.display(description="last activity", ordering="updated_at")
+    def last_activity(self, cart: Cart):
+        return cart.updated_at
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Export selected carts as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        """Stream the carts, one row each, so a large export is never held in memory."""
+        admin_log.info("admin: carts exported", extra={"user_id": str(request.user.pk)})
+        writer = csv.writer(_Echo())
+
+        def rows():
+            yield writer.writerow(CSV_HEADER)
+            for cart in queryset.iterator(chunk_size=500):
+                yield writer.writerow([csv_cell(value) for value in self._csv_values(cart)])
+
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="carts-{stamp}.csv"'
+        return response
+
+    @staticmethod
+    def _csv_values(cart: Cart) -> list:
+        return [
+            cart.id,
+            owner_name(cart),
+            cart.status,
+            cart.line_count,
+            cart.quantity_sum,
+            f"{cart.subtotal_sum:.2f}",
+            cart.currency,
+            cart.created_at,
+            cart.updated_at,
+            cart.checked_out_at,
+            cart.total,
+        ]
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithCartsAdmin(UserAdmin):
+    """Django's user admin, with each user's carts linked."""
+
+    list_display = [*UserAdmin.list_display, "carts"]
+    fieldsets = [*UserAdmin.fieldsets, ("Carts", {"fields": ["recent_carts"]})]
+    readonly_fields = ["recent_carts"]
+
+    def get_queryset(self, request):
+        carts = Cart.objects.filter(user=OuterRef("pk")).values("user")
+        count = _figure(carts, Count("pk"), IntegerField())
+        return super().get_queryset(request).annotate(cart_count=count)
+
+    @staticmethod
+    def _carts_url(user) -> str:
+        return f"{reverse('admin:carts_cart_changelist')}?user__id__exact={user.pk}"
+
+    @admin.display(description="carts", ordering="cart_count")
+    def carts(self, user) -> str:
+        return format_html('<a href="{}">{}</a>', self._carts_url(user), user.cart_count)
+
+    @admin.display(description="carts")
+    def recent_carts(self, user) -> str:
+        """The ten newest carts on the user's page; the link lists them all."""
+        recent = user.carts.order_by("-created_at")[:10]
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {}, created {}</li>',
+            (
+                (
+                    reverse("admin:carts_cart_change", args=[cart.pk]),
+                    cart.pk,
+                    cart.get_status_display(),
+                    cart.created_at.strftime("%Y-%m-%d %H:%M"),
+                )
+                for cart in recent
+            ),
+        )
+        return format_html(
+            '<a href="{}">All {} carts</a><ul>{}</ul>',
+            self._carts_url(user),
+            user.cart_count,
+            items,
+        )
