@@ -75,8 +75,29 @@ JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY")
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from DJANGO_SECRET_KEY.")
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: list the host names the service answers for, comma-separated "
+        "(e.g. `shop.example.com,addtocart-service`). `make run` sets it for localhost."
+    )
 PORT = env_int("PORT", 8000, minimum=1)
+
+# HTTPS. TLS usually ends at the ingress or load balancer: with TRUSTED_PROXIES set, its
+# X-Forwarded-Proto says whether the request came over HTTPS. Probes and scrapes call the
+# pod over plain HTTP, so they are never redirected. `make run` turns these off for localhost.
+TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_HTTPONLY = True
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -92,9 +113,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_prometheus",
+    "csp",
     "addtocart",
     "carts",
     "health",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -108,8 +131,22 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
+
+# Content-Security-Policy on every answer (django-csp): our pages load nothing from elsewhere
+# and run no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "addtocart.urls"
 WSGI_APPLICATION = "addtocart.wsgi.application"
@@ -231,7 +268,7 @@ REST_FRAMEWORK = {
         "user": env_str("THROTTLE_USER", "600/min"),
         "login": env_str("THROTTLE_LOGIN", "10/min"),
     },
-    "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0),
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -5,6 +5,8 @@ otherwise be ignored until restart; reading them per request keeps settings the 
 Counters live in the default cache (Redis in production), shared by every worker and replica.
 """
 
+import hashlib
+
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
@@ -29,3 +31,16 @@ class LoginRateThrottle(_RatesFromSettings, throttling.AnonRateThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginUsernameThrottle(_RatesFromSettings, throttling.SimpleRateThrottle):
+    """Per user name tried on the token endpoint, from whatever addresses the tries come."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view):
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        if not isinstance(username, str) or not username:
+            return None
+        digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": "login_username", "ident": digest}

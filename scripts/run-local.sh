@@ -23,6 +23,9 @@ while IFS='=' read -r name value; do
   [ -n "$name" ] && [ -z "${!name:-}" ] && export "$name=$value"
 done < "$ENV_FILE"
 export PORT="${PORT:-8000}"
+# Plain HTTP on this machine: no HTTPS redirect, no Secure-only cookies (production has both).
+export ALLOWED_HOSTS="${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1]}"
+export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-false}" SECURE_COOKIES="${SECURE_COOKIES:-false}"
 
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py collectstatic --no-input -v 0

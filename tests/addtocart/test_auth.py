@@ -38,8 +38,8 @@ def obtain(client, user, password=PASSWORD):
 def test_register_creates_shopper(api, db, email):
     response = register(api, **({"email": email} if email else {}))
     body = assert_ok(response, 201)
-    assert body == {"id": ANY, "username": "alice", "email": email or ""}
-    user = User.objects.get(pk=body["id"])
+    assert body == {"username": "alice", "email": email or "", "detail": ANY}
+    user = User.objects.get(username="alice")
     assert user.check_password(PASSWORD)
     assert not user.is_staff
     assert not user.is_superuser
@@ -62,11 +62,14 @@ def test_register_password_validators(api, db, username, password):
 
 
 @pytest.mark.parametrize("username", ["alice", "ALICE", "Alice"])
-def test_register_username_taken(api, db, username):
+def test_register_does_not_reveal_a_taken_username(api, db, username):
     UserFactory(username="alice")
-    body = assert_problem(register(api, username=username), 400, "invalid")
-    assert body["errors"]["username"]
-    assert User.objects.count() == 1
+    taken = assert_ok(register(api, username=username, password="an-intruder-passphrase-7"), 201)
+    free = assert_ok(register(api, username="bob"), 201)
+    assert taken["detail"] == free["detail"]
+    assert taken.keys() == free.keys()
+    assert User.objects.count() == 2
+    assert not User.objects.get(username="alice").check_password("an-intruder-passphrase-7")
 
 
 @pytest.mark.parametrize(
@@ -169,8 +172,50 @@ def test_login_throttle(api, user, settings, path):
     }
     attempt = {"username": user.username, "password": "wrong-password"}
     for _ in range(3):
-        assert api.post(path, attempt, format="json").status_code in (400, 401)
+        assert api.post(path, attempt, format="json").status_code in (201, 400, 401)
     response = api.post(path, attempt, format="json")
     assert int(response["Retry-After"]) > 0
     assert api.get(PRODUCTS).status_code == 200
     assert_problem(response, 429, "throttled")
+
+
+def test_login_is_throttled_per_username_whatever_the_address(api, user, settings):
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**rates, "login": "3/min"},
+    }
+    attempt = {"username": user.username.upper(), "password": "wrong-password"}
+    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        assert api.post(TOKEN, attempt, format="json", REMOTE_ADDR=address).status_code == 401
+    refused = api.post(TOKEN, attempt, format="json", REMOTE_ADDR="198.51.100.4")
+    assert_problem(refused, 429, "throttled")
+    other = {"username": "someone-else", "password": "wrong-password"}
+    assert api.post(TOKEN, other, format="json", REMOTE_ADDR="198.51.100.5").status_code == 401
+
+
+# Sign-out and deactivation
+
+
+def test_logout_revokes_the_refresh_token(api, user):
+    tokens = assert_ok(obtain(api, user))
+    response = api.post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]}, format="json")
+    assert response.status_code == 204
+    refused = api.post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
+    assert_problem(refused, 401)
+
+
+def test_logout_with_a_bad_token_is_a_problem(api, db):
+    assert_problem(api.post("/api/v1/auth/logout/", {"refresh": "nonsense"}, format="json"), 401)
+    assert_problem(api.post("/api/v1/auth/logout/", {}, format="json"), 400, "invalid")
+
+
+@pytest.mark.parametrize("fate", ["deactivated", "deleted"])
+def test_an_account_gone_loses_access_at_the_next_refresh(api, user, fate):
+    tokens = assert_ok(obtain(api, user))
+    if fate == "deleted":
+        user.delete()
+    else:
+        User.objects.filter(pk=user.pk).update(is_active=False)
+    refused = api.post(REFRESH, {"refresh": tokens["refresh"]}, format="json")
+    assert_problem(refused, 401)

@@ -269,6 +269,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
         "DJANGO_SECRET_KEY": "s1",
         "JWT_SIGNING_KEY": "s2",
         "DATABASE_URL": "sqlite:///:memory:",
+        "ALLOWED_HOSTS": "localhost",
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -334,11 +335,13 @@ def test_gunicorn_logs_json_and_one_line_per_request(tmp_path):
         "PORT": str(port),
         "WEB_CONCURRENCY": "1",
         "LOG_LEVEL": "info",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
     }
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
-            *("-c", "addtocart/gunicorn.conf.py", "--no-control-socket", "addtocart.wsgi"),
+            *("-c", "addtocart/gunicorn.conf.py", "addtocart.wsgi"),
         ],
         cwd=ROOT,
         env=env,

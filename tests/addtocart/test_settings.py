@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BASE_ENV = {"PATH": os.environ["PATH"], "DATABASE_URL": "sqlite:///:memory:"}
+BASE_ENV = {
+    "PATH": os.environ["PATH"],
+    "DATABASE_URL": "sqlite:///:memory:",
+    "ALLOWED_HOSTS": "shop.example.com",
+}
+PRODUCTION = {
+    "DJANGO_SECRET_KEY": "kq3-Vb8_zT0pW2mL9xR4sN7cJ1hF6gD5aE0yU3iO8tP2wQ7eR4tY9uI1oP6aS3dF",
+    "JWT_SIGNING_KEY": "Zx7-Cv1_bN4mQw9Er2Ty5Ui8Op3As6Df0Gh1Jk4Lz7Xc2Vb5Nm8Qw3Er6Ty9Ui0Op",
+    "TRUSTED_PROXIES": "1",
+}
 
 
 def django_check(**env: str) -> subprocess.CompletedProcess:
@@ -51,3 +60,30 @@ def test_refuses_malformed_values(name, value):
     result = django_check(DJANGO_SECRET_KEY="s1", JWT_SIGNING_KEY="s2", **{name: value})
     assert result.returncode != 0
     assert name in result.stderr
+
+
+def test_allowed_hosts_are_required_outside_debug():
+    env = {**BASE_ENV, "ALLOWED_HOSTS": "", **PRODUCTION}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is not set" in result.stderr
+
+
+def test_deployment_checks_pass_with_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**BASE_ENV, **PRODUCTION},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
