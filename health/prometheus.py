@@ -91,13 +91,14 @@ class BusinessCollector:
                 )
             )
         cache = checks.redis()
-        families.append(
-            GaugeMetricFamily(
-                "addtocart_redis_up",
-                "1 if Redis answers (absent: not configured).",
-                1.0 if cache["status"] == "up" else 0.0,
+        if cache["status"] != "not_configured":
+            families.append(
+                GaugeMetricFamily(
+                    "addtocart_redis_up",
+                    "1 if Redis answers (absent: not configured).",
+                    1.0 if cache["status"] == "up" else 0.0,
+                )
             )
-        )
         breaker = GaugeMetricFamily(
             "addtocart_circuit_breaker_state",
             "1 for the state each external service's circuit breaker is in.",

@@ -1,0 +1,110 @@
+"""Helpers of the deployment checks: the dev tools, the metric names we expose, PromQL."""
+
+import functools
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEPLOY = ROOT / "deploy"
+
+# Metrics from outside the service that rules and panels may use: cAdvisor (through the
+# kubelet), kube-state-metrics, and Prometheus's own `up`.
+STANDARD_METRICS = {
+    "up",
+    "container_memory_working_set_bytes",
+    "container_spec_memory_limit_bytes",
+    "container_cpu_usage_seconds_total",
+    "kube_pod_container_status_restarts_total",
+}
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def tool(name: str) -> str:
+    """A tool that requirements-dev.txt installs beside this Python (hadolint, kubectl)."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        pytest.fail(f"{name} is missing: `pip install -r requirements-dev.txt` installs it.")
+    return str(path)
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+
+
+def exposed_metrics() -> set[str]:
+    """The metrics README.md's "Health and metrics" table documents, each checked to be made
+    by health/prometheus.py or addtocart/metrics.py (the business gauges are named there
+    without their `addtocart_` prefix)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Health and metrics", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([a-z0-9_:]+)`", line.split("|")[1]))
+    source = (ROOT / "health" / "prometheus.py").read_text() + (
+        ROOT / "addtocart" / "metrics.py"
+    ).read_text()
+    missing = {
+        name
+        for name in names
+        if f'"{name}"' not in source and f'"{name.removeprefix("addtocart_")}"' not in source
+    }
+    assert not missing, f"documented in README.md but not found in the code: {missing}"
+    assert "http_requests_total" in names
+    return names
+
+
+def recorded_metrics() -> set[str]:
+    rules = (DEPLOY / "prometheus" / "addtocart-rules.yml").read_text()
+    return set(re.findall(r"^\s*- record: (\S+)", rules, re.MULTILINE))
+
+
+def known_metric(name: str, exposed: set[str]) -> bool:
+    if name in exposed or name in STANDARD_METRICS or name in recorded_metrics():
+        return True
+    if name.startswith("django_"):  # django-prometheus's own
+        return True
+    return any(name.endswith(s) and name.removesuffix(s) in exposed for s in HISTOGRAM_SUFFIXES)
+
+
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset"}
+PROMQL_KEYWORDS |= {"bool", "and", "or", "unless", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression reads: identifiers that are not functions,
+    keywords, label names, label values, ranges or durations. Enough for our expressions."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # label values
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # ranges
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    expr = re.sub(r"\boffset\s+\S+", "", expr)
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][\w:]*", expr):
+        before = expr[match.start() - 1] if match.start() else " "
+        after = expr[match.end() :].lstrip()[:1]
+        if before in "$.:_" or before.isalnum() or after == "(":
+            continue  # a number's exponent or unit, a Grafana variable, or a function
+        if match.group().lower() not in PROMQL_KEYWORDS:
+            names.add(match.group())
+    return names
+
+
+@functools.cache
+def _ensure_promtool() -> subprocess.CompletedProcess:
+    return run(["scripts/ensure-promtool.sh"], cwd=ROOT)
+
+
+def promtool() -> str:
+    """promtool's path, fetched once by scripts/ensure-promtool.sh from Debian's package."""
+    result = _ensure_promtool()
+    if result.returncode != 0:
+        pytest.skip(
+            "promtool cannot be obtained here (scripts/ensure-promtool.sh needs apt-get and "
+            f"Debian's package archive): {result.stderr.strip()[-500:]}"
+        )
+    return result.stdout.strip().splitlines()[-1]

@@ -1,0 +1,123 @@
+"""The Prometheus rules: valid for promtool, unit-tested by promtool (each alert fires on some
+input and stays quiet on other), and reading only metrics the service really exposes."""
+
+import re
+import shutil
+
+import yaml
+
+from tests.deploy.support import (
+    DEPLOY,
+    exposed_metrics,
+    known_metric,
+    metric_names,
+    promtool,
+    run,
+)
+
+RULES_DIR = DEPLOY / "prometheus"
+RULES = RULES_DIR / "addtocart-rules.yml"
+RULE_TESTS = RULES_DIR / "addtocart-rules.test.yml"
+
+
+def rules() -> list[dict]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def alerts() -> dict[str, dict]:
+    return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def test_promtool_checks_the_rules():
+    result = run([promtool(), "check", "rules", str(RULES)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_unit_tests_pass():
+    result = run([promtool(), "test", "rules", RULE_TESTS.name], cwd=RULES_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_unit_tests_catch_a_broken_rule(tmp_path):
+    """A control: with HighErrorRate's threshold raised tenfold its unit test fails."""
+    broken = RULES.read_text().replace(
+        "addtocart:http_errors:ratio_rate5m > 0.05", "addtocart:http_errors:ratio_rate5m > 0.5"
+    )
+    assert broken != RULES.read_text()
+    (tmp_path / RULES.name).write_text(broken)
+    shutil.copy(RULE_TESTS, tmp_path)
+    result = run([promtool(), "test", "rules", RULE_TESTS.name], cwd=tmp_path)
+    assert result.returncode != 0
+    assert "HighErrorRate" in result.stdout + result.stderr
+
+
+def test_every_alert_is_tested_firing_and_quiet():
+    tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+    fired, quiet = set(), set()
+    for test in tests:
+        for case in test.get("alert_rule_test", []):
+            (fired if case["exp_alerts"] else quiet).add(case["alertname"])
+    assert set(alerts()) == fired, "alerts without a test that fires them"
+    assert set(alerts()) == quiet, "alerts without a test where they stay quiet"
+
+
+def test_the_runbooks_alerts_are_there():
+    runbook = alerts()
+    error_rate = runbook["HighErrorRate"]["expr"]
+    assert "addtocart:http_errors:ratio_rate5m" in error_rate
+    response_time = runbook["HighResponseTime"]["expr"]
+    assert "addtocart:http_request_duration_seconds:p95_5m > 2" in response_time
+    recorded = {rule["record"]: rule["expr"] for rule in rules() if "record" in rule}
+    assert 'status=~"5.."' in recorded["addtocart:http_errors:rate5m"]
+    p95 = " ".join(recorded["addtocart:http_request_duration_seconds:p95_5m"].split())
+    assert p95.startswith("histogram_quantile(0.95, sum by (namespace, le) ( rate(")
+    assert "http_request_duration_seconds_bucket" in p95
+    memory = " ".join(runbook["HighMemoryUsage"]["expr"].split())
+    assert "container_memory_working_set_bytes" in memory
+    assert "container_spec_memory_limit_bytes" in memory
+    assert memory.endswith("> 0.8")
+    assert "container_memory_usage_bytes" not in memory  # counts reclaimable page cache
+    breaker = runbook["AddToCartCircuitBreakerOpen"]
+    assert 'state="open"' in breaker["expr"]
+    assert breaker["for"] == "3m"
+    assert "offset 1d" in runbook["AddToCartAbandonmentRateJump"]["expr"]
+    assert "addtocart_database_up" in runbook["AddToCartDatabaseDown"]["expr"]
+    assert "addtocart_redis_up" in runbook["AddToCartRedisDown"]["expr"]
+    assert "kube_pod_container_status_restarts_total" in runbook["AddToCartPodRestarting"]["expr"]
+
+
+def test_every_alert_has_a_severity_and_a_summary():
+    for name, alert in alerts().items():
+        assert alert["labels"]["severity"] in {"critical", "warning"}, name
+        assert alert["annotations"]["summary"], name
+        assert alert["annotations"]["description"], name
+
+
+def test_rules_read_only_metrics_we_expose():
+    exposed = exposed_metrics()
+    for rule in rules():
+        unknown = {name for name in metric_names(rule["expr"]) if not known_metric(name, exposed)}
+        assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
+    # Our own metrics are always selected by app, so another application's
+    # http_requests_total never counts.
+    for rule in rules():
+        for selector in re.findall(r"\b(?:http_|addtocart_)\w+\{[^}]*\}", rule["expr"]):
+            assert 'app="addtocart-service"' in selector, selector
+
+
+def test_the_example_scrape_configuration(tmp_path):
+    """prometheus.example.yml, with a static target in place of Kubernetes discovery, which
+    Debian's promtool is built without; the relabelling and rule files are checked."""
+    config = yaml.safe_load((RULES_DIR / "prometheus.example.yml").read_text())
+    (job,) = config["scrape_configs"]
+    assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
+    job["static_configs"] = [{"targets": ["127.0.0.1:8000"]}]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    shutil.copy(RULES, tmp_path)
+    result = run([promtool(), "check", "config", "prometheus.yml"], cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    relabel = yaml.safe_dump(job["relabel_configs"])
+    assert "__meta_kubernetes_pod_label_(.+)" in relabel  # gives app="addtocart-service"
+    assert "target_label: namespace" in relabel
