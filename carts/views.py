@@ -252,7 +252,9 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def get_queryset(self):
         return selectors.product_list(include_inactive=is_staff(self.request))
 
-    @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True)})
+    @extend_schema(
+        auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True), **problems(400, 404)}
+    )
     def list(self, request: Request) -> Response:
         return super().list(request)
 
@@ -296,7 +298,9 @@ class StaffCartFilter(filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: StaffCartOutput(many=True), **problems(400, 401, 403)}),
+    list=extend_schema(
+        responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)}
+    ),
     retrieve=extend_schema(responses={200: StaffCartOutput, **problems(401, 403, 404)}),
 )
 class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):
