@@ -71,6 +71,8 @@ def env_secret(name: str) -> str:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+# Old keys still accepted for signatures during a rotation (guest session ids, admin sessions).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY")
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from DJANGO_SECRET_KEY.")
