@@ -1,8 +1,11 @@
-"""DRF's throttles, reading their rates at request time.
+"""Rate limits: DRF's throttles, counted with one atomic increment per request.
 
-DRF copies the rates into the class when it is imported, so a changed setting would
-otherwise be ignored until restart; reading them per request keeps settings the one source.
-Counters live in the default cache (Redis in production), shared by every worker and replica.
+DRF's own throttles read a list of timestamps from the cache and write it back, so requests
+arriving together on several workers or replicas all read the same count and all pass (36
+simultaneous requests got 12 through a limit of 10). Here each request increments a counter
+for the current window (INCR in Redis), which no concurrent request can lose; the price is a
+fixed window instead of a sliding one. Rates are read per request, so settings stay the one
+source. While Redis is down nothing is counted and requests pass.
 """
 
 import hashlib
@@ -14,6 +17,26 @@ from rest_framework.settings import api_settings
 class _RatesFromSettings:
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        window = int(self.timer() // self.duration)
+        self.window_ends_at = (window + 1) * self.duration
+        key = f"{key}_{window}"
+        self.cache.add(key, 0, timeout=self.duration + 1)
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # expired between add and incr: this request opens the window
+            self.cache.add(key, 1, timeout=self.duration + 1)
+            count = 1
+        return count is None or count <= self.num_requests
+
+    def wait(self) -> float:
+        return max(1.0, self.window_ends_at - self.timer())
 
 
 class AnonRateThrottle(_RatesFromSettings, throttling.AnonRateThrottle):

@@ -65,3 +65,24 @@ def test_the_counters_live_in_redis(limits, settings):
     codes(APIClient(), 1)
     keys = get_redis_connection("default").keys("*throttle_anon_*")
     assert keys, "the anonymous counter should be a Redis key every replica can see"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_simultaneous_requests_gets_exactly_the_limit_through(limits, live_server):
+    """DRF's read-then-write count let 12 of 36 through a limit of 10; INCR lets 10."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    limits(anon="10/hour")
+    barrier = threading.Barrier(36)
+
+    def call(_):
+        barrier.wait()
+        return requests.get(f"{live_server.url}{PRODUCTS}", timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=36) as pool:
+        answers = list(pool.map(call, range(36)))
+    assert answers.count(200) == 10
+    assert answers.count(429) == 26
