@@ -27,12 +27,11 @@ class _RatesFromSettings:
         window = int(self.timer() // self.duration)
         self.window_ends_at = (window + 1) * self.duration
         key = f"{key}_{window}"
-        self.cache.add(key, 0, timeout=self.duration + 1)
         try:
-            count = self.cache.incr(key)
-        except ValueError:  # expired between add and incr: this request opens the window
-            self.cache.add(key, 1, timeout=self.duration + 1)
-            count = 1
+            count = self.cache.incr(key)  # one round trip while the window is open
+        except ValueError:  # the window's first request (or a concurrent first: add loses)
+            opened = self.cache.add(key, 1, timeout=self.duration + 1)
+            count = 1 if opened else self.cache.incr(key)
         return count is None or count <= self.num_requests
 
     def wait(self) -> float:
