@@ -2,36 +2,13 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited:\n{process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"nothing answered at {url}")
+from tests.live import ROOT, free_port, http_ok, wait_for
 
 
 @pytest.mark.slow
@@ -40,7 +17,16 @@ def test_make_run_serves_the_walkthrough(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DJANGO_SECRET_KEY", "JWT_SIGNING_KEY", "REDIS_URL", "DEBUG"}
+        if key
+        not in {
+            "DJANGO_SECRET_KEY",
+            "JWT_SIGNING_KEY",
+            "REDIS_URL",
+            "DEBUG",
+            "ALLOWED_HOSTS",
+            "SECURE_SSL_REDIRECT",
+            "SECURE_COOKIES",
+        }
     }
     env.update(
         PORT=str(port),
@@ -59,7 +45,13 @@ def test_make_run_serves_the_walkthrough(tmp_path):
         start_new_session=True,
     )
     try:
-        wait_until_serving(f"http://127.0.0.1:{port}/api/v1/health/live", server)
+        wait_for(
+            lambda: (
+                server.poll() is None and http_ok(f"http://127.0.0.1:{port}/api/v1/health/live")
+            ),
+            seconds=60,
+            what="make run's server",
+        )
         walk = subprocess.run(
             [sys.executable, "scripts/walkthrough.py", f"http://127.0.0.1:{port}"],
             cwd=ROOT,
