@@ -1,8 +1,12 @@
 """Thin viewsets: validate the input, call one service or selector, shape the answer."""
 
+from datetime import UTC
+
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import prefetch_related_objects
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,6 +34,7 @@ from carts.serializers import (
     ProductInput,
     ProductSerializer,
     StaffCartOutput,
+    cart_representation,
 )
 from carts.services import CartOwner
 
@@ -109,7 +114,7 @@ class CartViewSet(viewsets.ViewSet):
     def _answer(self, cart: Cart | None, session_id: str, code: int = 200) -> Response:
         if cart is not None:
             prefetch_related_objects([cart], selectors.cart_items_prefetch())
-        body = CartOutput(context={"session_id": session_id or None}).to_representation(cart)
+        body = cart_representation(cart, session_id=session_id or None)
         response = Response(body, status=code)
         if cart is not None:
             response["ETag"] = services.cart_etag(cart)
@@ -286,11 +291,27 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, queried in UTC: PostgreSQL refuses a UTC offset past 15:59 (a 500),
+    and a time that is outside years 1 to 9999 in UTC is invalid (a 400)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value and value.astimezone(UTC)
+        except OverflowError:
+            raise DjangoValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class StaffCartFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=CartStatus.choices)
     user = filters.NumberFilter(field_name="user_id")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Cart
@@ -298,9 +319,7 @@ class StaffCartFilter(filters.FilterSet):
 
 
 @extend_schema_view(
-    list=extend_schema(
-        responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)}
-    ),
+    list=extend_schema(responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)}),
     retrieve=extend_schema(responses={200: StaffCartOutput, **problems(401, 403, 404)}),
 )
 class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):

@@ -1,6 +1,6 @@
 """The dashboards in headless Chromium against a live server, as a staff member uses them.
 
-Debian's chromium and chromedriver (scripts/ensure-browser.sh installs them; nothing is
+Debian's chromium and chromedriver (scripts/ensure-debian-packages.sh installs them; nothing is
 downloaded here). Screenshots at phone (390 px) and wide (1440 px) widths are saved under
 test-artifacts/screenshots/.
 """
@@ -36,7 +36,9 @@ REFRESH_WAIT_SECONDS = 30
 @pytest.fixture(scope="module")
 def browser():
     if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("Chromium is not installed: run scripts/ensure-browser.sh (make test does).")
+        pytest.fail(
+            "Chromium is not installed: run scripts/ensure-debian-packages.sh (make test does)."
+        )
     with tempfile.TemporaryDirectory(prefix="addtocart-chromium-") as profile:
         options = webdriver.ChromeOptions()
         options.binary_location = str(CHROMIUM)

@@ -44,9 +44,12 @@ def service_database_url() -> str:
 
 
 def haproxy_binary() -> str:
-    """HAProxy, installed by scripts/ensure-haproxy.sh if missing; skips if it cannot be."""
+    """HAProxy, installed by scripts/ensure-debian-packages.sh if missing; skips if it cannot be."""
     result = subprocess.run(
-        [str(ROOT / "scripts" / "ensure-haproxy.sh")], capture_output=True, text=True, timeout=600
+        [str(ROOT / "scripts" / "ensure-debian-packages.sh"), "haproxy=haproxy"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     binary = shutil.which("haproxy") or "/usr/sbin/haproxy"
     if result.returncode != 0 or not os.access(binary, os.X_OK):

@@ -1,0 +1,2 @@
+-- GET the URL given to wrk, nothing else (the health baseline).
+dofile("bench/lua/common.lua")

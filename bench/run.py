@@ -1,0 +1,603 @@
+"""`make bench`: load the service as production runs it and check the issue's budgets.
+
+It recreates the benchmark database and Redis database, migrates, seeds, and starts gunicorn
+with addtocart/gunicorn.conf.py and `bench.settings` (the service plus the write baseline and
+a per-request SQL counter). Each scenario then gets its data, a warm-up, and a measured wrk
+run at fixed concurrency. A memory-leak phase follows with one worker, and with
+BENCH_WORKERS=1 (or `python -m bench.run workers` alone) a sync vs gthread comparison.
+Results go to bench-results/<time>.md and .json; budgets print as PASS/FAIL lines.
+"""
+
+import contextlib
+import http.client
+import json
+import math
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results"
+POOLS = RESULTS / "pools"
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+SECONDS = env_int("BENCH_SECONDS", 10)
+WARMUP = env_int("BENCH_WARMUP", 2)
+CONNECTIONS = env_int("BENCH_CONNECTIONS", 16)
+THREADS = 2
+USERS = env_int("BENCH_USERS", 200)
+PRODUCTS = 500
+ADD_PRODUCTS = 50  # adds pick one of the first 50 products: carts stay under 100 lines
+LEAK_FIRST, LEAK_TOTAL = 1_000, env_int("BENCH_LEAK_REQUESTS", 20_000)
+STRICT = os.environ.get("BENCH_STRICT") == "1"
+DATABASE_URL = (
+    os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/addtocart_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/8"
+LIMIT = "100000000/min"
+
+# The service's environment: production's settings (behind one proxy, the ingress, whose
+# X-Forwarded-For and X-Forwarded-Proto the load scripts send), but for rate limits that a
+# benchmark never reaches (the throttles still run) and a per-line limit rotating adds never
+# reach.
+SERVICE_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "TRUSTED_PROXIES": "1",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "CONN_MAX_AGE": "60",
+    "DEBUG": "false",
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "JWT_SIGNING_KEY": secrets.token_urlsafe(50),
+    "JWT_ACCESS_MINUTES": "720",
+    "LOG_LEVEL": "info",
+    "THROTTLE_ANON": LIMIT,
+    "THROTTLE_USER": LIMIT,
+    "THROTTLE_LOGIN": LIMIT,
+    "CART_MAX_QUANTITY_PER_LINE": "100000",
+    "PRODUCT_SERVICE_URL": "",
+    "PAYMENT_SERVICE_URL": "",
+    "AUTH_SERVICE_URL": "",
+}
+
+
+# -- Database, Redis and data -------------------------------------------------------------
+
+
+def recreate_database() -> None:
+    import dj_database_url
+    import psycopg2
+    from psycopg2 import sql
+
+    params = dj_database_url.parse(DATABASE_URL)
+    if "bench" not in params["NAME"]:
+        sys.exit(f"The benchmark drops its database: {params['NAME']!r} must contain 'bench'.")
+    admin = psycopg2.connect(
+        dbname="postgres",
+        user=params["USER"],
+        password=params["PASSWORD"],
+        host=params["HOST"],
+        port=params["PORT"] or None,
+    )
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        name = sql.Identifier(params["NAME"])
+        cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        cursor.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    admin.close()
+
+
+def setup_django() -> None:
+    """Empty the Redis database and migrate, from this process, with the service's settings."""
+    os.environ.update(SERVICE_ENV)
+    os.environ["LOG_LEVEL"] = "error"  # the harness's own lines (seeding is slow SQL)
+    import django
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def close_db() -> None:
+    """No connection of the harness stays open while the service is loaded."""
+    from django.db import connections
+
+    connections.close_all()
+
+
+def callers(pool: list[tuple]) -> list[tuple]:
+    """One entry per caller (a pool of cart lines names each caller once per line)."""
+    return list(dict.fromkeys((header, value, "") for header, value, _ in pool))
+
+
+class Data:
+    """The seeded data and each scenario's `prepare(seconds)`, which returns its pool file."""
+
+    def __init__(self) -> None:
+        from bench import seed
+
+        self.seed = seed
+        products = seed.catalog(PRODUCTS)
+        self.products, self.first_id = products, products[0].pk
+        self.shoppers = seed.shoppers("shopper", USERS, products)
+        self.guests = seed.guests(USERS)
+        self.carts = {
+            n: callers(seed.shoppers(f"cart{n}", USERS, products, n)) for n in (1, 10, 50)
+        }
+        self.patch = seed.shoppers("patch", 100, products, lines=10)
+        self.deletes = 0
+        self.rate = 500.0  # requests per second the DELETE pool is sized for, until measured
+
+    def fresh_carts(self, pool: list[tuple], name: str) -> Path:
+        self.seed.empty_carts(pool)
+        return self.seed.write_pool(POOLS / f"{name}.txt", pool)
+
+    def add_user(self, seconds: float) -> Path:
+        return self.fresh_carts(self.shoppers, "shoppers")
+
+    def add_guest(self, seconds: float) -> Path:
+        return self.fresh_carts(self.guests, "guests")
+
+    def cart(self, lines: int) -> Callable[[float], Path]:
+        return lambda seconds: self.seed.write_pool(POOLS / f"cart{lines}.txt", self.carts[lines])
+
+    def update(self, seconds: float) -> Path:
+        return self.seed.write_pool(POOLS / "patch.txt", self.patch, shuffle=True)
+
+    def delete(self, seconds: float) -> Path:
+        """Three times the lines the PATCH scenario's rate would delete, in 10-line carts."""
+        lines = max(1000, math.ceil(self.rate * seconds * 3))
+        self.deletes += 1
+        pool = self.seed.shoppers(
+            f"delete{self.deletes}", math.ceil(lines / 10), self.products, lines=10
+        )
+        return self.seed.write_pool(POOLS / "delete.txt", pool, shuffle=True)
+
+
+# -- The service -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_pids(master: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+    return sorted(pids)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen
+    url: str
+
+    def memory(self) -> dict[int, float]:
+        """RSS in MB of each gunicorn worker, by pid."""
+        return {pid: round(rss_mb(pid), 1) for pid in worker_pids(self.process.pid)}
+
+
+def answers(url: str) -> bool:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+    try:
+        connection.request("GET", parts.path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def service(**env: str):
+    """gunicorn as production runs it, with `env` on top (workers, worker class...)."""
+    port = free_port()
+    metrics_dir = tempfile.mkdtemp(prefix="addtocart-bench-prometheus-")
+    workers = int(env.get("WEB_CONCURRENCY") or os.environ.get("WEB_CONCURRENCY") or 2)
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "addtocart/gunicorn.conf.py"]
+    with (RESULTS / "service.log").open("a") as log:
+        process = subprocess.Popen(
+            [*command, "addtocart.wsgi"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                **SERVICE_ENV,
+                "PORT": str(port),
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+                **env,
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    running = Service(process, f"http://127.0.0.1:{port}")
+    try:
+        deadline = time.monotonic() + 60
+        while not (
+            answers(f"{running.url}/api/v1/health/live")
+            and len(worker_pids(process.pid)) == workers
+        ):
+            if time.monotonic() > deadline or process.poll() is not None:
+                sys.exit("gunicorn did not start; see bench-results/service.log")
+            time.sleep(0.2)
+        yield running
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+# -- Load ------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    script: str
+    path: str = "/"
+    prepare: Callable[[float], Path | None] = lambda seconds: None
+    one_connection_per_thread: bool = False  # for scripts that chain requests
+    warm_up: bool = True
+    min_seconds: int = 0
+
+
+def wrk(url: str, scenario: Scenario, seconds: float, pool: Path | None, first_id: int) -> dict:
+    connections = CONNECTIONS
+    threads = connections if scenario.one_connection_per_thread else min(THREADS, connections)
+    env = {
+        **os.environ,
+        "BENCH_POOL": str(pool or ""),
+        "BENCH_THREADS": str(threads),
+        "BENCH_PRODUCTS": f"{first_id}:{ADD_PRODUCTS}",
+        "BENCH_TAG": secrets.token_hex(4),
+    }
+    command = [shutil.which("wrk") or "wrk", f"-t{threads}", f"-c{connections}"]
+    command += [f"-d{seconds}s", "--timeout", "30s", "-s", f"bench/lua/{scenario.script}.lua"]
+    finished = subprocess.run(
+        [*command, url + scenario.path],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+        check=False,
+    )
+    for line in finished.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line.removeprefix("BENCH_JSON "))
+    sys.exit(f"wrk failed on {scenario.name}:\n{finished.stdout}\n{finished.stderr}")
+
+
+def measure(running: Service, scenario: Scenario, data: Data) -> dict:
+    """Warm up, then measure. The data is prepared afresh before each of the two runs."""
+    measured = max(SECONDS, scenario.min_seconds)
+    for seconds in (WARMUP, measured) if scenario.warm_up else (measured,):
+        pool = scenario.prepare(seconds)
+        close_db()
+        raw = wrk(running.url, scenario, seconds, pool, data.first_id)
+    duration = raw["duration_us"] / 1e6
+    errors = raw["non2xx"] + raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
+    row = {
+        "scenario": scenario.name,
+        "title": scenario.title,
+        "requests": int(raw["requests"]),
+        "rps": round(raw["requests"] / duration, 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p95_ms": round(raw["p95_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "errors": int(errors),
+        "sql_per_request": round(raw["queries"] / raw["counted"], 2) if raw["counted"] else None,
+    }
+    if scenario.one_connection_per_thread:
+        row["paths_per_s"] = round(raw["paths"] / duration, 2)
+    print(
+        f"  {scenario.name:<14} {row['rps']:>8} req/s  p99 {row['p99_ms']:>8} ms  "
+        f"errors {row['errors']}  SQL/req {row['sql_per_request']}",
+        flush=True,
+    )
+    return row
+
+
+def scenarios(data: Data) -> list[Scenario]:
+    return [
+        Scenario("health", "Baseline: GET health (cheapest JSON)", "plain", "/api/v1/health"),
+        Scenario("write", "Baseline: PK SELECT + UPDATE (write ceiling)", "write"),
+        Scenario("add_user", "POST cart/items/, signed in", "add", prepare=data.add_user),
+        Scenario("add_guest", "POST cart/items/, guest", "add", prepare=data.add_guest),
+        *(
+            Scenario(
+                f"get_cart_{n}", f"GET cart/, {n} line(s)", "get", "/api/v1/cart/", data.cart(n)
+            )
+            for n in (1, 10, 50)
+        ),
+        Scenario("patch", "PATCH cart/items/{id}/ quantity", "patch", prepare=data.update),
+        Scenario("delete", "DELETE cart/items/{id}/", "delete", prepare=data.delete),
+        # Each path hashes a password twice (sign-up, sign-in): a few paths a second per
+        # core, so it runs at least 30 s. No warm-up: its queued sign-ups would outlive it.
+        Scenario(
+            "path",
+            "Register, sign in, add, check out (per request)",
+            "path",
+            one_connection_per_thread=True,
+            warm_up=False,
+            min_seconds=30,
+        ),
+    ]
+
+
+def python_load(url: str, pool: list[tuple], first_id: int, total: int) -> int:
+    """`total` adds, exactly, over CONNECTIONS threads; returns the non-201 answers."""
+    parts = urlsplit(url)
+
+    def shopper(n: int) -> int:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        choose = random.Random(n)
+        failed = 0
+        for index in range(n, total, CONNECTIONS):
+            caller = index % len(pool)
+            header, value, _ = pool[caller]
+            product = choose.randrange(first_id, first_id + ADD_PRODUCTS)
+            body = json.dumps({"product_id": product, "quantity": 1})
+            headers = {header: value, "Content-Type": "application/json"}
+            headers |= {"X-Forwarded-For": f"10.0.{caller // 256 % 256}.{caller % 256}"}
+            headers |= {"X-Forwarded-Proto": "https"}
+            connection.request("POST", "/api/v1/cart/items/", body, headers)
+            response = connection.getresponse()
+            response.read()
+            failed += response.status != 201
+        connection.close()
+        return failed
+
+    with ThreadPoolExecutor(CONNECTIONS) as pool_of_threads:
+        return sum(pool_of_threads.map(shopper, range(CONNECTIONS)))
+
+
+def leak_check(data: Data) -> dict:
+    """One worker, never recycled: its RSS after LEAK_FIRST adds and after LEAK_TOTAL.
+
+    The carts already hold a line of every product the adds choose from, so they do not grow
+    during the check: only quantities change, and a growing RSS means a leak.
+    """
+    pool = callers(data.seed.shoppers("leak", USERS, data.products, ADD_PRODUCTS))
+    close_db()
+    with service(WEB_CONCURRENCY="1", GUNICORN_MAX_REQUESTS="0") as running:
+        (pid,) = running.memory()
+        failed = python_load(running.url, pool, data.first_id, LEAK_FIRST)
+        first = rss_mb(pid)
+        failed += python_load(running.url, pool, data.first_id, LEAK_TOTAL - LEAK_FIRST)
+        last = rss_mb(pid)
+        same_worker = list(running.memory()) == [pid]
+    print(f"  leak: RSS {first:.1f} MB after {LEAK_FIRST}, {last:.1f} MB after {LEAK_TOTAL}")
+    return {
+        "requests": LEAK_TOTAL,
+        "rss_after_first_mb": round(first, 1),
+        "rss_after_all_mb": round(last, 1),
+        "growth_percent": round((last - first) / first * 100, 1),
+        "errors": failed,
+        "same_worker": same_worker,
+    }
+
+
+def compare_workers(data: Data) -> list[dict]:
+    """add_user and get_cart_10 under sync (2 x cores + 1 workers) and gthread (2 x 4)."""
+    cores = os.cpu_count() or 1
+    configs = {
+        f"sync x {2 * cores + 1}": {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1"}
+        | {"WEB_CONCURRENCY": str(2 * cores + 1)},
+        "gthread 2 x 4 threads": {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"}
+        | {"WEB_CONCURRENCY": "2"},
+    }
+    chosen = [s for s in scenarios(data) if s.name in ("add_user", "get_cart_10")]
+    rows = []
+    for label, env in configs.items():
+        print(f"Workers: {label}", flush=True)
+        with service(**env) as running:
+            for scenario in chosen:
+                row = measure(running, scenario, data)
+                rows.append({"workers": label, **row, "rss_mb": running.memory()})
+    return rows
+
+
+# -- Report ----------------------------------------------------------------------------
+
+
+def ratio(value: float | None, base: float | None) -> float | None:
+    return round(value / base, 2) if value is not None and base else None
+
+
+def add_ratios(rows: list[dict]) -> None:
+    by_name = {row["scenario"]: row for row in rows}
+    health, write = by_name["health"], by_name["write"]
+    for row in rows:
+        row["rps_vs_health"] = ratio(row["rps"], health["rps"])
+        row["rps_vs_write"] = ratio(row["rps"], write["rps"])
+        row["p99_vs_write"] = ratio(row["p99_ms"], write["p99_ms"])
+
+
+def budgets(rows: list[dict], memory: dict, leak: dict | None) -> list[tuple[bool, str]]:
+    by_name = {row["scenario"]: row for row in rows}
+    add, write, health = by_name["add_user"], by_name["write"], by_name["health"]
+    checks = [
+        (
+            add["rps"] >= 0.7 * write["rps"],
+            f"add-to-cart (signed in) {add['rps']} req/s >= 70% of the write ceiling's "
+            f"{write['rps']} ({add['rps_vs_write']:.0%})",
+        ),
+        (
+            add["p99_ms"] <= 2 * write["p99_ms"],
+            f"add-to-cart (signed in) p99 {add['p99_ms']} ms <= 2 x the write ceiling's "
+            f"{write['p99_ms']} ms ({add['p99_vs_write']}x)",
+        ),
+    ]
+    for n in (1, 10, 50):
+        get = by_name[f"get_cart_{n}"]
+        checks.append(
+            (
+                get["rps"] >= 0.4 * health["rps"],
+                f"GET cart/ with {n} line(s) {get['rps']} req/s >= 40% of health's {health['rps']} "
+                f"({get['rps_vs_health']:.0%})",
+            )
+        )
+    counts = [by_name[f"get_cart_{n}"]["sql_per_request"] for n in (1, 10, 50)]
+    same = len(set(counts)) == 1
+    checks.append((same, f"GET cart/ SQL per request the same for 1, 10, 50 lines: {counts}"))
+    biggest = max(mb for stage in memory.values() for mb in stage.values())
+    checks.append((biggest < 150, f"worker memory {biggest} MB RSS < 150 MB (largest seen)"))
+    if leak:
+        checks.append(
+            (
+                leak["growth_percent"] <= 10 and leak["same_worker"],
+                f"worker RSS after {leak['requests']} requests {leak['rss_after_all_mb']} MB "
+                f"within 10% of {leak['rss_after_first_mb']} MB after {LEAK_FIRST} "
+                f"({leak['growth_percent']:+}%)",
+            )
+        )
+    return checks
+
+
+def cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+def markdown(report: dict) -> str:
+    lines = [
+        f"Benchmark {report['started']}: {report['cores']} cores, {report['connections']} "
+        f"connections, {report['seconds']} s per scenario",
+    ]
+    if report["scenarios"]:
+        lines += [
+            f"(path: at least 30 s), gunicorn {report['gunicorn']}",
+            "",
+            "| Scenario | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req "
+            "| req/s vs health | req/s vs write | p99 vs write |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for row in report["scenarios"]:
+            title = row["title"]
+            if "paths_per_s" in row:
+                title += f"; {row['paths_per_s']} paths/s"
+            values = [row[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")]
+            values += [row[k] for k in ("sql_per_request", "rps_vs_health", "rps_vs_write")]
+            values.append(row["p99_vs_write"])
+            lines.append(f"| {title} | " + " | ".join(cell(v) for v in values) + " |")
+        memory = report["memory_mb"]
+        lines += [
+            "",
+            "Worker RSS (MB) at the start: "
+            + ", ".join(str(v) for v in memory["start"].values())
+            + "; after the run: "
+            + ", ".join(str(v) for v in memory["end"].values()),
+        ]
+    if report["workers"]:
+        lines += [
+            "",
+            "| Workers | Scenario | req/s | p50 ms | p99 ms | errors | worker RSS MB |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        for row in report["workers"]:
+            rss = ", ".join(str(v) for v in row["rss_mb"].values())
+            values = [row[k] for k in ("rps", "p50_ms", "p99_ms", "errors")]
+            lines.append(
+                f"| {row['workers']} | {row['title']} | "
+                + " | ".join(cell(v) for v in values)
+                + f" | {rss} |"
+            )
+    if report["budgets"]:
+        lines += ["", *(f"- {line}" for line in report["budgets"])]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    only_workers = sys.argv[1:] == ["workers"]
+    started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    RESULTS.mkdir(exist_ok=True)
+    print(f"Benchmark database {DATABASE_URL}, Redis {REDIS_URL}", flush=True)
+    recreate_database()
+    setup_django()
+    data = Data()
+    import gunicorn
+
+    report = {
+        "started": started,
+        "cores": os.cpu_count(),
+        "connections": CONNECTIONS,
+        "seconds": SECONDS,
+        "gunicorn": "addtocart/gunicorn.conf.py, WEB_CONCURRENCY="
+        + os.environ.get("WEB_CONCURRENCY", "2")
+        + ", "
+        + os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
+        "gunicorn_version": gunicorn.__version__,
+        "scenarios": [],
+        "memory_mb": {},
+        "leak": None,
+        "workers": [],
+        "budgets": [],
+    }
+    checks = []
+    if not only_workers:
+        with service() as running:
+            report["memory_mb"]["start"] = running.memory()
+            for scenario in scenarios(data):
+                row = measure(running, scenario, data)
+                report["scenarios"].append(row)
+                if scenario.name == "patch":
+                    data.rate = row["rps"]
+            report["memory_mb"]["end"] = running.memory()
+        add_ratios(report["scenarios"])
+        report["leak"] = leak_check(data)
+        checks = budgets(report["scenarios"], report["memory_mb"], report["leak"])
+        report["budgets"] = [f"{'PASS' if ok else 'FAIL'} {text}" for ok, text in checks]
+    if only_workers or os.environ.get("BENCH_WORKERS") == "1":
+        report["workers"] = compare_workers(data)
+
+    stamp = started.replace(":", "")
+    name = f"{stamp}-workers" if only_workers else stamp
+    text = markdown(report)
+    (RESULTS / f"{name}.md").write_text(text)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    print("\n" + text + f"\nWritten: bench-results/{name}.md and .json")
+    failed = [ok for ok, _ in checks if not ok]
+    return 1 if STRICT and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
