@@ -95,6 +95,7 @@ def main() -> None:
 
     os.environ.setdefault("LOG_LEVEL", "error")
     os.environ["ALLOWED_HOSTS"] = "testserver,localhost"
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret")
     os.environ.setdefault("JWT_SIGNING_KEY", "bench-only-jwt-key")
     os.environ["DJANGO_SETTINGS_MODULE"] = "addtocart.settings"
