@@ -23,7 +23,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from addtocart.errors import problem_exception_handler
 from addtocart.logging import REQUEST_ID
-from tests.test_newcomer import free_port, wait_until_serving
+from tests.live import free_port, http_ok, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "/api/v1/auth/token/"
@@ -352,7 +352,7 @@ def test_gunicorn_logs_json_and_one_line_per_request(tmp_path):
     )
     try:
         live = f"http://127.0.0.1:{port}/api/v1/health/live"
-        wait_until_serving(live, server)
+        wait_for(lambda: server.poll() is None and http_ok(live), what="gunicorn")
         request = urllib.request.Request(live, headers={"X-Request-ID": "probe-7"})
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.headers["X-Request-ID"] == "probe-7"
