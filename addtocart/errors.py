@@ -119,7 +119,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
         body = problem_body(
             status=response.status_code,
             code="invalid",
-            detail="The request body is not valid; see `errors`.",
+            detail="The request is not valid; see `errors`.",
             errors=exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail},
         )
     else:
