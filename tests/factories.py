@@ -1,9 +1,10 @@
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
 
-from carts.models import Cart, CartItem, Product
+from carts.models import Cart, CartItem, CartStatus, Product
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -53,3 +54,30 @@ class CartItemFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     quantity = 1
     unit_price = factory.LazyAttribute(lambda item: item.product.price)
+
+
+def make_cart(
+    *,
+    now: datetime,
+    hours_ago: float,
+    status=CartStatus.ACTIVE,
+    lines=(),
+    idle_hours=None,
+    total=None,
+):
+    """A cart created `hours_ago` before `now`, last active `idle_hours` ago, with
+    (product, quantity) lines: carts whose business figures can be checked by hand."""
+    created = now - timedelta(hours=hours_ago)
+    cart = CartFactory(
+        created_at=created,
+        updated_at=now - timedelta(hours=hours_ago if idle_hours is None else idle_hours),
+        status=status,
+        first_item_added_at=created if lines else None,
+        total=total,
+        checked_out_at=created + timedelta(minutes=30)
+        if status == CartStatus.CHECKED_OUT
+        else None,
+    )
+    for product, quantity in lines:
+        CartItemFactory(cart=cart, product=product, quantity=quantity, unit_price=product.price)
+    return cart

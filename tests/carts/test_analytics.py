@@ -7,28 +7,14 @@ import pytest
 
 from carts.analytics import business_metrics, carts_by_status
 from carts.models import Cart, CartStatus
-from tests.factories import CartFactory, CartItemFactory, ProductFactory
+from tests.factories import ProductFactory, make_cart
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 START, END = NOW - timedelta(days=7), NOW
 
 
-def cart(*, hours_ago: float, status=CartStatus.ACTIVE, lines=(), idle_hours=None, total=None):
-    """A cart created `hours_ago`, last active `idle_hours` ago, with (product, qty) lines."""
-    created = NOW - timedelta(hours=hours_ago)
-    made = CartFactory(
-        created_at=created,
-        updated_at=NOW - timedelta(hours=hours_ago if idle_hours is None else idle_hours),
-        status=status,
-        first_item_added_at=created if lines else None,
-        total=total,
-        checked_out_at=created + timedelta(minutes=30)
-        if status == CartStatus.CHECKED_OUT
-        else None,
-    )
-    for product, quantity in lines:
-        CartItemFactory(cart=made, product=product, quantity=quantity, unit_price=product.price)
-    return made
+def cart(**fields):
+    return make_cart(now=NOW, **fields)
 
 
 @pytest.fixture

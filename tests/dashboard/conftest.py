@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from carts.models import CartStatus
 from health import checks
-from tests.factories import CartFactory, CartItemFactory, ProductFactory
+from tests.factories import ProductFactory, make_cart
 
 
 @pytest.fixture(autouse=True)
@@ -25,33 +25,6 @@ def _fresh_health_checks():
     checks._cache.clear()
     yield
     checks._cache.clear()
-
-
-def make_cart(
-    *,
-    now: datetime,
-    hours_ago: float,
-    status=CartStatus.ACTIVE,
-    lines=(),
-    idle_hours=None,
-    total=None,
-):
-    """A cart created `hours_ago` before `now`, last active `idle_hours` ago, with
-    (product, quantity) lines; as in tests/carts/test_analytics.py."""
-    created = now - timedelta(hours=hours_ago)
-    cart = CartFactory(
-        created_at=created,
-        updated_at=now - timedelta(hours=hours_ago if idle_hours is None else idle_hours),
-        status=status,
-        first_item_added_at=created if lines else None,
-        total=total,
-        checked_out_at=created + timedelta(minutes=30)
-        if status == CartStatus.CHECKED_OUT
-        else None,
-    )
-    for product, quantity in lines:
-        CartItemFactory(cart=cart, product=product, quantity=quantity, unit_price=product.price)
-    return cart
 
 
 @pytest.fixture
