@@ -11,7 +11,6 @@ from django.utils import timezone
 from carts.analytics import business_metrics
 from carts.models import CartStatus
 from dashboard.security import POLICY
-from tests.dashboard.conftest import make_cart
 from tests.dashboard.pages import (
     FIGURES,
     expected_figures,
@@ -19,7 +18,7 @@ from tests.dashboard.pages import (
     shown_period,
     shown_texts,
 )
-from tests.factories import ProductFactory
+from tests.factories import ProductFactory, make_cart
 
 PAGES = ["/dashboard/", "/dashboard/health/", "/dashboard/health/data"]
 
