@@ -71,6 +71,9 @@ class Cart(models.Model):
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total at checkout."
     )
 
+    # Not a field: the lines as `carts.selectors.CartLine`s once a selector has read them.
+    lines = None
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [

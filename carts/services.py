@@ -27,7 +27,13 @@ from addtocart import metrics
 from carts import errors, external
 from carts.analytics import abandoned_q
 from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord, Product
-from carts.selectors import cart_get_active, cart_owned_by
+from carts.selectors import (
+    CartLine,
+    cart_lines_load,
+    cart_lock_active,
+    cart_owned_by,
+    product_get,
+)
 
 User = get_user_model()
 
@@ -70,10 +76,6 @@ def _check_quantity(quantity: int) -> None:
         )
 
 
-def _lock_active_cart(owner: CartOwner) -> Cart | None:
-    return cart_get_active(owner=owner, queryset=Cart.objects.select_for_update())
-
-
 def _resume_abandoned_cart(owner: CartOwner) -> Cart | None:
     """A shopper who comes back gets their latest abandoned cart back, active again."""
     cart = (
@@ -88,7 +90,7 @@ def _resume_abandoned_cart(owner: CartOwner) -> Cart | None:
         with transaction.atomic():
             _touch(cart, status=CartStatus.ACTIVE)
     except IntegrityError:
-        return _lock_active_cart(owner)  # a concurrent request opened an active cart first
+        return cart_lock_active(owner=owner)  # a concurrent request opened an active cart first
     return cart
 
 
@@ -116,7 +118,7 @@ def _open_active_cart(owner: CartOwner) -> Cart:
         transaction.on_commit(metrics.CARTS_CREATED.labels(owner=kind).inc)
         return cart
     except IntegrityError:
-        cart = _lock_active_cart(owner)
+        cart = cart_lock_active(owner=owner)
         if cart is None:
             raise
         return cart
@@ -156,7 +158,7 @@ def _sellable_product(product_id: int) -> Product:
             _product_refresh(product, fresh=False)
             product = product if product.is_active else None
     else:
-        product = Product.objects.filter(pk=product_id, is_active=True).first()
+        product = product_get(product_id=product_id, for_sale=True)
     if product is None:
         raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
     return product
@@ -189,14 +191,14 @@ def cart_item_add(
 ) -> Cart:
     """Add units of a product; a product already in the cart grows its line."""
     _check_quantity(quantity)
-    cart = _lock_active_cart(owner)
+    cart = cart_lock_active(owner=owner)
     _check_precondition(cart, if_match)
     if cart is None:
         cart = _open_active_cart(owner)
     product = _sellable_product(product_id)
     _check_currency(product, cart)
-    lines = {line.product_id: line for line in cart.items.all()}
-    line = lines.get(product.pk)
+    lines = cart_lines_load(cart=cart)
+    line = next((line for line in lines if line.product_id == product.pk), None)
     new_quantity = quantity + (line.quantity if line else 0)
     limit = settings.CART_MAX_QUANTITY_PER_LINE
     if new_quantity > limit:
@@ -211,29 +213,35 @@ def cart_item_add(
                 f"A cart holds at most {settings.CART_MAX_LINES} lines.",
                 max_lines=settings.CART_MAX_LINES,
             )
-        CartItem.objects.create(
+        created = CartItem.objects.create(
             cart=cart, product=product, quantity=new_quantity, unit_price=product.price
         )
+        lines.append(CartLine.of(created))
     else:
-        line.quantity = new_quantity
-        line.unit_price = product.price
-        line.save(update_fields=["quantity", "unit_price", "updated_at"])
+        _line_set(lines, line, quantity=new_quantity, unit_price=product.price)
     _touch(cart, **_first_item_mark(cart))
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
     return cart
 
 
-def _lock_cart_and_line(owner: CartOwner, item_id: int, if_match) -> tuple[Cart, CartItem]:
-    cart = _lock_active_cart(owner)
-    _check_precondition(cart, if_match)
-    line = (
-        CartItem.objects.select_related("product").filter(pk=item_id, cart=cart).first()
-        if cart is not None
-        else None
+def _line_set(lines: list[CartLine], line: CartLine, *, quantity: int, unit_price: Decimal) -> None:
+    """Change a line's quantity and price, in the database and in the cart's `lines`."""
+    CartItem.objects.filter(pk=line.id).update(
+        quantity=quantity, unit_price=unit_price, updated_at=timezone.now()
     )
+    lines[lines.index(line)] = line._replace(quantity=quantity, unit_price=unit_price)
+
+
+def _lock_cart_and_line(
+    owner: CartOwner, item_id: int, if_match
+) -> tuple[Cart, list[CartLine], CartLine]:
+    cart = cart_lock_active(owner=owner)
+    _check_precondition(cart, if_match)
+    lines = cart_lines_load(cart=cart) if cart is not None else []
+    line = next((line for line in lines if line.id == item_id), None)
     if line is None:
         raise errors.CartItemNotFound(f"Your cart has no line {item_id}.")
-    return cart, line
+    return cart, lines, line
 
 
 @transaction.atomic
@@ -248,19 +256,17 @@ def cart_item_update(
     if quantity == 0:
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     _check_quantity(quantity)
-    cart, line = _lock_cart_and_line(owner, item_id, if_match)
+    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    product = product_get(product_id=line.product_id)
     if settings.PRODUCT_SERVICE_URL:
-        _product_refresh(line.product, fresh=False)
-    if not line.product.is_active:
+        _product_refresh(product, fresh=False)
+    if not product.is_active:
         raise errors.ProductUnavailable(
-            f"{line.product.sku} is no longer for sale; remove the line.",
-            product_id=line.product_id,
+            f"{product.sku} is no longer for sale; remove the line.", product_id=product.pk
         )
-    _check_currency(line.product, cart)
-    _check_stock(line.product, quantity)
-    line.quantity = quantity
-    line.unit_price = line.product.price
-    line.save(update_fields=["quantity", "unit_price", "updated_at"])
+    _check_currency(product, cart)
+    _check_stock(product, quantity)
+    _line_set(lines, line, quantity=quantity, unit_price=product.price)
     _touch(cart)
     return cart
 
@@ -269,8 +275,9 @@ def cart_item_update(
 def cart_item_remove(
     *, owner: CartOwner, item_id: int, if_match: Sequence[str] | None = None
 ) -> Cart:
-    cart, line = _lock_cart_and_line(owner, item_id, if_match)
-    line.delete()
+    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    CartItem.objects.filter(pk=line.id).delete()
+    lines.remove(line)
     _touch(cart)
     return cart
 
@@ -278,11 +285,12 @@ def cart_item_remove(
 @transaction.atomic
 def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Cart | None:
     """Remove every line. Returns None when the owner has no active cart."""
-    cart = _lock_active_cart(owner)
+    cart = cart_lock_active(owner=owner)
     _check_precondition(cart, if_match)
     if cart is None:
         return None
     cart.items.all().delete()
+    cart.lines = []
     _touch(cart)
     return cart
 
@@ -297,7 +305,7 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
     fetched fresh from it (never from the cache); with the payment service configured, it
     must authorise the total before anything is committed.
     """
-    cart = _lock_active_cart(owner)
+    cart = cart_lock_active(owner=owner)
     _check_precondition(cart, if_match)
     if cart is None:
         raise errors.CartEmpty("You have no cart to check out.")
@@ -358,6 +366,8 @@ def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) ->
     )
     now = timezone.now()
     _touch(cart, status=CartStatus.CHECKED_OUT, total=total, checked_out_at=now)
+    in_cart_order = sorted(lines, key=lambda line: (line.created_at, line.pk))
+    cart.lines = [CartLine.of(line) for line in in_cart_order]
     transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
     return cart
 
@@ -376,9 +386,9 @@ def cart_merge(
     """
     user_owner = CartOwner(user_id=user_id)
     guest_cart = (
-        _lock_active_cart(CartOwner(session_token=session_token)) if session_token else None
+        cart_lock_active(owner=CartOwner(session_token=session_token)) if session_token else None
     )
-    user_cart = _lock_active_cart(user_owner)
+    user_cart = cart_lock_active(owner=user_owner)
     _check_precondition(user_cart, if_match)
     if guest_cart is None:
         return user_cart

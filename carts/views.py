@@ -4,7 +4,6 @@ from datetime import UTC
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import prefetch_related_objects
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
@@ -112,9 +111,8 @@ class CartViewSet(viewsets.ViewSet):
         return CartOwner(session_token=token), session_id
 
     def _answer(self, cart: Cart | None, session_id: str, code: int = 200) -> Response:
-        if cart is not None:
-            prefetch_related_objects([cart], selectors.cart_items_prefetch())
-        body = cart_representation(cart, session_id=session_id or None)
+        lines = selectors.cart_lines(cart=cart) if cart is not None else []
+        body = cart_representation(cart, lines, session_id=session_id or None)
         response = Response(body, status=code)
         if cart is not None:
             response["ETag"] = services.cart_etag(cart)
@@ -139,7 +137,7 @@ class CartViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
-        cart = selectors.cart_get_active_with_items(owner=owner) if owner else None
+        cart = selectors.cart_get_active_with_lines(owner=owner) if owner else None
         if cart is None and owner is not None:
             cart = services.cart_resume(owner=owner)
         if cart is not None and services.cart_etag(cart) in (

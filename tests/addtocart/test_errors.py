@@ -114,7 +114,7 @@ def test_database_unavailable_503(user_api, monkeypatch):
     def fail(**kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("carts.selectors.cart_get_active_with_items", fail)
+    monkeypatch.setattr("carts.selectors.cart_get_active_with_lines", fail)
     response = user_api.get(CART)
     # A failure of the infrastructure, not of an operation: checked against ProblemOutput.
     assert_problem(response, 503, "database_unavailable", operation=False)
@@ -125,7 +125,7 @@ def test_unhandled_error_500(user_api, monkeypatch):
     def fail(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("carts.selectors.cart_get_active_with_items", fail)
+    monkeypatch.setattr("carts.selectors.cart_get_active_with_lines", fail)
     user_api.raise_request_exception = False
     response = user_api.get(CART)
     body = assert_problem(response, 500, "internal_error", operation=False)
