@@ -6,8 +6,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection
-from django.db.models import Field, Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
+from carts import sql
 from carts.models import Cart, CartItem, CartStatus, Product
 
 if TYPE_CHECKING:
@@ -46,10 +47,8 @@ class CartLine(NamedTuple):
         return cls(line.pk, product.pk, product.sku, product.name, line.quantity, line.unit_price)
 
 
-# The cart reads below are written in SQL: they run on every cart request, and building and
-# compiling them with the ORM cost more than PostgreSQL takes to answer them (README,
-# "Performance"). Only column names from the models are put into the SQL text (hence the
-# S608 exemptions); every value is a parameter.
+# The cart reads below are hand-written SQL (carts/sql.py says why and how). Only column
+# names from the models are put into the SQL text (hence the S608 exemptions).
 CART_FIELDS = Cart._meta.concrete_fields
 LINE_FIELDS = (
     CartItem._meta.get_field("id"),
@@ -63,42 +62,8 @@ LINE_COLUMNS = "i.id, i.product_id, p.sku, p.name, i.quantity, i.unit_price"
 PRODUCT_FIELDS = Product._meta.concrete_fields
 
 
-def _columns(fields: tuple[Field, ...]) -> str:
-    return ", ".join(field.column for field in fields)
-
-
-def _rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
-    """Run `sql` and convert each column as the ORM would (SQLite returns text for UUIDs,
-    times and decimals; PostgreSQL needs no conversion)."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    conversions = []
-    for index, field in enumerate(fields):
-        column = field.get_col(field.model._meta.db_table)
-        converters = [
-            *connection.ops.get_db_converters(column),
-            *field.get_db_converters(connection),
-        ]
-        if converters:
-            conversions.append((index, converters, column))
-    if not conversions:
-        return rows
-    converted = []
-    for row in rows:
-        row = list(row)
-        for index, converters, column in conversions:
-            for convert in converters:
-                row[index] = convert(row[index], column, connection)
-        converted.append(tuple(row))
-    return converted
-
-
-def _instance(model, fields: tuple[Field, ...], values):
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
-
-
-def _owner_filter(owner: CartOwner) -> tuple[str, str | int]:
+def owner_filter(owner: CartOwner) -> tuple[str, str | int]:
+    """The cart column that names the owner, and its value."""
     if owner.user_id is not None:
         return "user_id", owner.user_id
     return "session_id", owner.session_token
@@ -106,9 +71,9 @@ def _owner_filter(owner: CartOwner) -> tuple[str, str | int]:
 
 def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
     """The owner's active cart with its `lines`, in one statement."""
-    column, value = _owner_filter(owner)
-    cart_columns = ", ".join(f"c.{field.column}" for field in CART_FIELDS)
-    rows = _rows(
+    column, value = owner_filter(owner)
+    cart_columns = sql.columns(CART_FIELDS, alias="c")
+    rows = sql.rows(
         f"SELECT {cart_columns}, {LINE_COLUMNS} FROM carts_cart c "  # noqa: S608
         "LEFT JOIN carts_cartitem i ON i.cart_id = c.id "
         "LEFT JOIN carts_product p ON p.id = i.product_id "
@@ -119,7 +84,7 @@ def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
     if not rows:
         return None
     first_line = len(CART_FIELDS)
-    cart = _instance(Cart, CART_FIELDS, rows[0][:first_line])
+    cart = sql.instance(Cart, CART_FIELDS, rows[0][:first_line])
     cart.lines = [CartLine(*row[first_line:]) for row in rows if row[first_line] is not None]
     return cart
 
@@ -131,15 +96,15 @@ def cart_lock_active(*, owner: CartOwner) -> Cart | None:
     joined into this one, they would come from the snapshot taken before waiting for the
     lock, and miss a line a concurrent request had just added.
     """
-    column, value = _owner_filter(owner)
+    column, value = owner_filter(owner)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    rows = _rows(
-        f"SELECT {_columns(CART_FIELDS)} FROM carts_cart "  # noqa: S608
+    rows = sql.rows(
+        f"SELECT {sql.columns(CART_FIELDS)} FROM carts_cart "  # noqa: S608
         f"WHERE {column} = %s AND status = %s{lock}",
         [value, CartStatus.ACTIVE],
         CART_FIELDS,
     )
-    return _instance(Cart, CART_FIELDS, rows[0]) if rows else None
+    return sql.instance(Cart, CART_FIELDS, rows[0]) if rows else None
 
 
 def cart_lines_load(*, cart: Cart) -> list[CartLine]:
@@ -148,11 +113,11 @@ def cart_lines_load(*, cart: Cart) -> list[CartLine]:
     A service that changes a line changes the list too, so the cart it returns is answered
     without reading the lines again.
     """
-    rows = _rows(
+    rows = sql.rows(
         f"SELECT {LINE_COLUMNS} FROM carts_cartitem i "  # noqa: S608
         "JOIN carts_product p ON p.id = i.product_id "
         "WHERE i.cart_id = %s ORDER BY i.created_at, i.id",
-        [Cart._meta.pk.get_db_prep_value(cart.pk, connection)],
+        [sql.param(Cart._meta.pk, cart.pk)],
         LINE_FIELDS,
     )
     cart.lines = [CartLine(*row) for row in rows]
@@ -166,12 +131,12 @@ def cart_lines(*, cart: Cart) -> list[CartLine]:
 
 def product_get(*, product_id: int, for_sale: bool = False) -> Product | None:
     condition = " AND is_active = %s" if for_sale else ""
-    rows = _rows(
-        f"SELECT {_columns(PRODUCT_FIELDS)} FROM carts_product WHERE id = %s{condition}",  # noqa: S608
+    rows = sql.rows(
+        f"SELECT {sql.columns(PRODUCT_FIELDS)} FROM carts_product WHERE id = %s{condition}",  # noqa: S608
         [product_id, True] if for_sale else [product_id],
         PRODUCT_FIELDS,
     )
-    return _instance(Product, PRODUCT_FIELDS, rows[0]) if rows else None
+    return sql.instance(Product, PRODUCT_FIELDS, rows[0]) if rows else None
 
 
 def cart_list() -> QuerySet[Cart]:

@@ -24,14 +24,16 @@ from django.db.models import Case, Exists, F, OuterRef, Q, When
 from django.utils import timezone
 
 from addtocart import metrics
-from carts import errors, external
+from carts import errors, external, sql
 from carts.analytics import abandoned_q
 from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord, Product
 from carts.selectors import (
+    CART_FIELDS,
     CartLine,
     cart_lines_load,
     cart_lock_active,
     cart_owned_by,
+    owner_filter,
     product_get,
 )
 
@@ -54,18 +56,43 @@ class CartOwner:
         return f"user:{self.user_id}" if self.user_id is not None else f"guest:{self.session_token}"
 
 
-def cart_etag(cart: Cart) -> str:
-    return f'"{cart.id.hex}.{cart.version}"'
+def cart_etag(cart: Cart, *, version: int | None = None) -> str:
+    return f'"{cart.id.hex}.{cart.version if version is None else version}"'
 
 
-def _check_precondition(cart: Cart | None, if_match: Sequence[str] | None) -> None:
+def _check_precondition(
+    cart: Cart | None, if_match: Sequence[str] | None, *, touched: bool = False
+) -> None:
+    """`If-Match` against the cart as the caller could have read it: before this request's
+    own touch when `touched` (see `_lock_and_touch`)."""
     if if_match is None:
         return
-    if cart is None or ("*" not in if_match and cart_etag(cart) not in if_match):
+    current = cart and cart_etag(cart, version=cart.version - touched)
+    if current is None or ("*" not in if_match and current not in if_match):
         raise errors.PreconditionFailed(
             "Your copy of the cart is out of date: read it again and retry.",
-            **({"current_etag": cart_etag(cart)} if cart else {}),
+            **({"current_etag": current} if current else {}),
         )
+
+
+def _lock_and_touch(owner: CartOwner, *, first_item: bool = False) -> Cart | None:
+    """Lock the owner's active cart by touching it, in one statement.
+
+    The UPDATE ... RETURNING bumps the version and the last activity (and, for a first
+    line, `first_item_added_at`) and returns the row, where SELECT ... FOR UPDATE and a later
+    UPDATE take two statements. A change that fails afterwards rolls it back with the rest of
+    the transaction.
+    """
+    column, value = owner_filter(owner)
+    now = sql.param(Cart._meta.get_field("updated_at"), timezone.now())
+    first = ", first_item_added_at = COALESCE(first_item_added_at, %s)" if first_item else ""
+    rows = sql.rows(
+        f"UPDATE carts_cart SET version = version + 1, updated_at = %s{first} "  # noqa: S608
+        f"WHERE {column} = %s AND status = %s RETURNING {sql.columns(CART_FIELDS)}",
+        [now, *([now] if first_item else []), value, CartStatus.ACTIVE],
+        CART_FIELDS,
+    )
+    return sql.instance(Cart, CART_FIELDS, rows[0]) if rows else None
 
 
 def _check_quantity(quantity: int) -> None:
@@ -191,10 +218,11 @@ def cart_item_add(
 ) -> Cart:
     """Add units of a product; a product already in the cart grows its line."""
     _check_quantity(quantity)
-    cart = cart_lock_active(owner=owner)
-    _check_precondition(cart, if_match)
+    cart = _lock_and_touch(owner, first_item=True)
+    _check_precondition(cart, if_match, touched=True)
     if cart is None:
         cart = _open_active_cart(owner)
+        _touch(cart, **_first_item_mark(cart))
     product = _sellable_product(product_id)
     _check_currency(product, cart)
     lines = cart_lines_load(cart=cart)
@@ -219,7 +247,6 @@ def cart_item_add(
         lines.append(CartLine.of(created))
     else:
         _line_set(lines, line, quantity=new_quantity, unit_price=product.price)
-    _touch(cart, **_first_item_mark(cart))
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
     return cart
 
@@ -235,8 +262,8 @@ def _line_set(lines: list[CartLine], line: CartLine, *, quantity: int, unit_pric
 def _lock_cart_and_line(
     owner: CartOwner, item_id: int, if_match
 ) -> tuple[Cart, list[CartLine], CartLine]:
-    cart = cart_lock_active(owner=owner)
-    _check_precondition(cart, if_match)
+    cart = _lock_and_touch(owner)
+    _check_precondition(cart, if_match, touched=True)
     lines = cart_lines_load(cart=cart) if cart is not None else []
     line = next((line for line in lines if line.id == item_id), None)
     if line is None:
@@ -267,7 +294,6 @@ def cart_item_update(
     _check_currency(product, cart)
     _check_stock(product, quantity)
     _line_set(lines, line, quantity=quantity, unit_price=product.price)
-    _touch(cart)
     return cart
 
 
@@ -278,7 +304,6 @@ def cart_item_remove(
     cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
     CartItem.objects.filter(pk=line.id).delete()
     lines.remove(line)
-    _touch(cart)
     return cart
 
 
