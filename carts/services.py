@@ -235,28 +235,47 @@ def cart_item_add(
             max_quantity=limit,
         )
     _check_stock(product, new_quantity)
-    if line is None:
-        if len(lines) >= settings.CART_MAX_LINES:
-            raise errors.CartLinesLimitReached(
-                f"A cart holds at most {settings.CART_MAX_LINES} lines.",
-                max_lines=settings.CART_MAX_LINES,
-            )
-        created = CartItem.objects.create(
-            cart=cart, product=product, quantity=new_quantity, unit_price=product.price
+    if line is None and len(lines) >= settings.CART_MAX_LINES:
+        raise errors.CartLinesLimitReached(
+            f"A cart holds at most {settings.CART_MAX_LINES} lines.",
+            max_lines=settings.CART_MAX_LINES,
         )
-        lines.append(CartLine.of(created))
-    else:
-        _line_set(lines, line, quantity=new_quantity, unit_price=product.price)
+    _line_put(cart, lines, product, new_quantity)
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
     return cart
 
 
-def _line_set(lines: list[CartLine], line: CartLine, *, quantity: int, unit_price: Decimal) -> None:
-    """Change a line's quantity and price, in the database and in the cart's `lines`."""
-    CartItem.objects.filter(pk=line.id).update(
-        quantity=quantity, unit_price=unit_price, updated_at=timezone.now()
+LINE_PUT = (
+    "INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, created_at, "
+    "updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (cart_id, product_id) DO UPDATE "
+    "SET quantity = excluded.quantity, unit_price = excluded.unit_price, "
+    "updated_at = excluded.updated_at RETURNING id"
+)
+
+
+def _line_put(cart: Cart, lines: list[CartLine], product: Product, quantity: int) -> None:
+    """Set the cart's line of `product` to `quantity` units at the product's price, creating
+    it if need be, in one statement; and the same in the cart's `lines`."""
+    field = CartItem._meta.get_field
+    now = sql.param(field("updated_at"), timezone.now())
+    [(line_id,)] = sql.rows(
+        LINE_PUT,
+        [
+            sql.param(field("cart"), cart.pk),
+            product.pk,
+            quantity,
+            sql.param(field("unit_price"), product.price),
+            now,
+            now,
+        ],
+        (field("id"),),
     )
-    lines[lines.index(line)] = line._replace(quantity=quantity, unit_price=unit_price)
+    line = CartLine(line_id, product.pk, product.sku, product.name, quantity, product.price)
+    index = next((n for n, old in enumerate(lines) if old.id == line_id), None)
+    if index is None:
+        lines.append(line)
+    else:
+        lines[index] = line
 
 
 def _lock_cart_and_line(
@@ -293,7 +312,7 @@ def cart_item_update(
         )
     _check_currency(product, cart)
     _check_stock(product, quantity)
-    _line_set(lines, line, quantity=quantity, unit_price=product.price)
+    _line_put(cart, lines, product, quantity)
     return cart
 
 
