@@ -419,23 +419,32 @@ def leak_check(data: Data) -> dict:
     }
 
 
+WORKER_CONFIGS = {
+    label: {"GUNICORN_WORKER_CLASS": kind, "WEB_CONCURRENCY": str(workers)}
+    | {"GUNICORN_THREADS": str(threads)}
+    for label, kind, workers, threads in (
+        ("sync x 2", "sync", 2, 1),
+        ("sync x 3", "sync", 3, 1),
+        ("sync x 4", "sync", 4, 1),
+        ("sync x 5", "sync", 5, 1),
+        ("gthread 2 x 4 threads", "gthread", 2, 4),
+        ("gthread 4 x 2 threads", "gthread", 4, 2),
+    )
+}
+BUDGET_SCENARIOS = ("health", "write", "add_user", "get_cart_1", "get_cart_10", "get_cart_50")
+
+
 def compare_workers(data: Data) -> list[dict]:
-    """add_user and get_cart_10 under sync (2 x cores + 1 workers) and gthread (2 x 4)."""
-    cores = os.cpu_count() or 1
-    configs = {
-        f"sync x {2 * cores + 1}": {"GUNICORN_WORKER_CLASS": "sync", "GUNICORN_THREADS": "1"}
-        | {"WEB_CONCURRENCY": str(2 * cores + 1)},
-        "gthread 2 x 4 threads": {"GUNICORN_WORKER_CLASS": "gthread", "GUNICORN_THREADS": "4"}
-        | {"WEB_CONCURRENCY": "2"},
-    }
-    chosen = [s for s in scenarios(data) if s.name in ("add_user", "get_cart_10")]
+    """The scenarios the throughput budgets compare, under each worker configuration."""
+    chosen = [s for s in scenarios(data) if s.name in BUDGET_SCENARIOS]
     rows = []
-    for label, env in configs.items():
+    for label, env in WORKER_CONFIGS.items():
         print(f"Workers: {label}", flush=True)
         with service(**env) as running:
-            for scenario in chosen:
-                row = measure(running, scenario, data)
-                rows.append({"workers": label, **row, "rss_mb": running.memory()})
+            measured = [measure(running, scenario, data) for scenario in chosen]
+            memory = running.memory()
+        add_ratios(measured)
+        rows += [{"workers": label, **row, "rss_mb": memory} for row in measured]
     return rows
 
 
@@ -532,12 +541,14 @@ def markdown(report: dict) -> str:
     if report["workers"]:
         lines += [
             "",
-            "| Workers | Scenario | req/s | p50 ms | p99 ms | errors | worker RSS MB |",
-            "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+            "| Workers | Scenario | req/s | p50 ms | p99 ms | errors | req/s vs health "
+            "| req/s vs write | worker RSS MB |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in report["workers"]:
             rss = ", ".join(str(v) for v in row["rss_mb"].values())
             values = [row[k] for k in ("rps", "p50_ms", "p99_ms", "errors")]
+            values += [row["rps_vs_health"], row["rps_vs_write"]]
             lines.append(
                 f"| {row['workers']} | {row['title']} | "
                 + " | ".join(cell(v) for v in values)
