@@ -1,10 +1,12 @@
-"""Real processes for tests: the service under gunicorn, a private Redis, a private PostgreSQL.
+"""Real processes for tests: the service under gunicorn, a private Redis, a private PostgreSQL,
+and JSON HTTP stand-ins for the external services.
 
 Each is started on a free loopback port, waited for, and stopped by its context manager, so
 a test can break a dependency for real (stop it) and watch the service cope.
 """
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -12,10 +14,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -205,3 +210,55 @@ def private_postgres() -> Iterator[Postgres]:
         with contextlib.suppress(subprocess.CalledProcessError):
             postgres.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+Respond = Callable[[str, str, object | None], tuple[int, object]]
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no news
+            super().handle_error(request, client_address)
+
+
+class JsonService:
+    """A JSON HTTP server on a free loopback port, serving from a thread until stop().
+
+    `respond(method, path, body)` answers every request with `(status, body)`; the request's
+    body is its parsed JSON, or None when it has none. Usable as a context manager.
+    """
+
+    def __init__(self, respond: Respond) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                status, payload = respond(self.command, self.path, body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

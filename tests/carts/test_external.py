@@ -1,11 +1,9 @@
 """The product, payment and auth services, played by real HTTP servers on 127.0.0.1."""
 
-import json
 import socket
 import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.cache import cache
@@ -19,13 +17,14 @@ from carts.selectors import cart_get_active
 from carts.services import CartOwner
 from tests.addtocart.test_settings import django_check
 from tests.factories import CartItemFactory, ProductFactory
+from tests.live import JsonService
 
 pytestmark = pytest.mark.django_db
 
 TIMEOUT_MS = 200
 
 
-class FakeService:
+class FakeService(JsonService):
     """An HTTP server whose answers the test sets: `answers[(method, path)] = (status, body)`.
 
     Unknown paths answer 404. With `hang` set, every request waits that long before answering.
@@ -36,41 +35,13 @@ class FakeService:
         self.requests: list[tuple[str, str, object]] = []
         self.hang = 0.0
         self.released = threading.Event()
-        fake = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                fake.requests.append((self.command, self.path, body))
-                if fake.hang:
-                    fake.released.wait(fake.hang)
-                status, payload = fake.answers.get((self.command, self.path), (404, {}))
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = answer
-
-            def log_message(self, *args) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-            block_on_close = False
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # a client that timed out closed the socket
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+    def respond(self, method: str, path: str, body: object | None) -> tuple[int, object]:
+        self.requests.append((method, path, body))
+        if self.hang:
+            self.released.wait(self.hang)
+        return self.answers.get((method, path), (404, {}))
 
     def product(self, product, **fields) -> None:
         body = {
@@ -89,8 +60,7 @@ class FakeService:
 
     def stop(self) -> None:
         self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
 
 
 @pytest.fixture(autouse=True)

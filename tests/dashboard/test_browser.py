@@ -5,10 +5,7 @@ downloaded here). Screenshots at phone (390 px) and wide (1440 px) widths are sa
 test-artifacts/screenshots/.
 """
 
-import contextlib
-import http.server
 import tempfile
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from carts.analytics import business_metrics
 from tests.dashboard.pages import expected_figures
 from tests.factories import PASSWORD, StaffFactory, UserFactory
-from tests.live import ROOT, free_port
+from tests.live import ROOT, JsonService, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -142,28 +139,9 @@ def page(browser, live_server):
     return Page()
 
 
-@contextlib.contextmanager
-def healthy_service():
-    """A stand-in external service on loopback whose GET /health answers 200."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/health" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"status": "ok"}')
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def healthy(method: str, path: str, body: object | None) -> tuple[int, object]:
+    """A stand-in external service whose GET /health answers 200."""
+    return (200 if path == "/health" else 404), {"status": "ok"}
 
 
 def assert_figures_match_the_analytics(page) -> str:
@@ -235,8 +213,8 @@ def test_the_health_dashboard_follows_the_services(page, settings):
     assert page.text('[data-key="product.status"]') == "Not configured"
     first_update = page.text('[data-key="updated"]')
 
-    with healthy_service() as url:
-        settings.PRODUCT_SERVICE_URL = url
+    with JsonService(healthy) as product:
+        settings.PRODUCT_SERVICE_URL = product.url
         settings.PAYMENT_SERVICE_URL = f"http://127.0.0.1:{free_port()}"  # nothing listens
         page.wait(
             lambda: page.text('[data-key="payment.status"]') == "Down",

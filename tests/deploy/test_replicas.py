@@ -9,7 +9,6 @@ may matter: carts, rate-limit counts and circuit breakers live in PostgreSQL and
 import contextlib
 import csv
 import io
-import json
 import os
 import shutil
 import signal
@@ -21,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,7 +29,16 @@ from django.db.models import Sum
 
 from carts.models import Cart, CartItem, CartStatus
 from tests.factories import ProductFactory
-from tests.live import ROOT, Redis, Service, free_port, gunicorn, private_redis, wait_for
+from tests.live import (
+    ROOT,
+    JsonService,
+    Redis,
+    Service,
+    free_port,
+    gunicorn,
+    private_redis,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -248,48 +255,21 @@ def test_rate_limits_count_across_replicas():
         assert int(throttled.headers["Retry-After"]) > 0
 
 
-class PaymentService:
+class PaymentService(JsonService):
     """A stand-in payment service whose `POST /payments` answers after `delay` seconds."""
 
     def __init__(self, delay: float) -> None:
         self.delay, self.calls = delay, 0
         self.called = threading.Event()
-        service = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # /health: up, at once
-                self.answer({"status": "ok"})
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                service.calls += 1
-                service.called.set()
-                time.sleep(service.delay)
-                self.answer({"status": "approved", "id": f"auth-{service.calls}"})
-
-            def answer(self, body: dict) -> None:
-                data = json.dumps(body).encode()
-                with contextlib.suppress(OSError):  # the caller gave up waiting
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "PaymentService":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, method: str, path: str, body: object | None) -> tuple[int, object]:
+        if method == "GET":  # /health: up, at once
+            return 200, {"status": "ok"}
+        self.calls += 1
+        self.called.set()
+        time.sleep(self.delay)
+        return 200, {"status": "approved", "id": f"auth-{self.calls}"}
 
 
 def test_a_replica_stopped_under_load_finishes_its_requests_and_none_is_lost():

@@ -20,10 +20,8 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,7 +31,7 @@ from django.urls import Resolver404, resolve
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import ProductFactory
-from tests.live import ROOT, gunicorn, private_redis
+from tests.live import ROOT, JsonService, gunicorn, private_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -105,37 +103,19 @@ def runbook_commands() -> list[Command]:
     return commands
 
 
-class ProductService:
+def product_service(method: str, path: str, body: object | None) -> tuple[int, object]:
     """A stand-in product service: every SKU is for sale at 10.00 EUR, as ProductFactory's."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                sku = self.path.removeprefix("/products/")
-                body = {"status": "ok"}
-                if self.path.startswith("/products/"):
-                    body = {"sku": sku, "name": f"Product {sku}", "price": "10.00"}
-                    body.update(currency="EUR", stock=100, is_active=True)
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> "ProductService":
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    if not path.startswith("/products/"):
+        return 200, {"status": "ok"}
+    sku = path.removeprefix("/products/")
+    return 200, {
+        "sku": sku,
+        "name": f"Product {sku}",
+        "price": "10.00",
+        "currency": "EUR",
+        "stock": 100,
+        "is_active": True,
+    }
 
 
 def service_database_url() -> str:
@@ -189,7 +169,7 @@ def test_the_runbook_commands_run_against_a_local_service(tmp_path):
     product = ProductFactory()
     health_token = "runbook-health-token"
     with (
-        ProductService() as products,
+        JsonService(product_service) as products,
         private_redis() as redis,
         gunicorn(
             DATABASE_URL=service_database_url(),
