@@ -6,6 +6,7 @@ prepared by its field as the ORM would. Results are converted as the ORM convert
 (SQLite returns text for UUIDs, times and decimals; PostgreSQL needs no conversion).
 """
 
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -21,11 +22,9 @@ def param(field: Field, value: Any) -> Any:
     return field.get_db_prep_value(value, connection, prepared=False)
 
 
-def rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
-    """Run `sql`; its columns are the values of `fields`, in order."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+@cache
+def _conversions(vendor: str, fields: tuple[Field, ...]) -> tuple:
+    """Per column, the ORM's converters for this database (worked out once per statement)."""
     conversions = []
     for index, field in enumerate(fields):
         column = field.get_col(field.model._meta.db_table)
@@ -35,6 +34,15 @@ def rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
         ]
         if converters:
             conversions.append((index, converters, column))
+    return tuple(conversions)
+
+
+def rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
+    """Run `sql`; its columns are the values of `fields`, in order."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    conversions = _conversions(connection.vendor, tuple(fields))
     if not conversions:
         return found
     converted = []
