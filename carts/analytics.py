@@ -8,28 +8,25 @@ Over the carts created in a period [start, end):
 - checkout conversion rate = checked out / with items;
 - average cart value = mean subtotal of carts with items (the total for checked-out carts);
 - average order value = mean total at checkout; revenue = sum of totals at checkout.
-A rate whose denominator is zero is None. Everything is database aggregation: a fixed handful
-of queries whatever the number of carts.
+A rate whose denominator is zero is None. Everything is database aggregation, in four queries
+whatever the number of carts (three without top products): the carts by hour or day of
+creation, the checkouts by hour or day, the lines by product, the names of the top products.
+A period and the one before (the dashboard's comparison) come from the same four queries.
+Behind them: the indexes `cart_created_cover_idx` and `cart_checked_out_idx`
+(carts/models.py) and statistics on the hours and days (carts migration 0003).
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from django.conf import settings
-from django.db.models import (
-    Avg,
-    Count,
-    DecimalField,
-    ExpressionWrapper,
-    F,
-    Q,
-    Sum,
-)
-from django.db.models.functions import Coalesce, TruncDay, TruncHour
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 
-from carts.models import Cart, CartItem, CartStatus
+from carts.models import Cart, CartItem, CartStatus, Product
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
@@ -87,83 +84,192 @@ def abandoned_q(now: datetime) -> Q:
 def business_metrics(
     *, start: datetime, end: datetime, now: datetime | None = None, top: int = 10
 ) -> BusinessMetrics:
+    """The figures of the carts created in [start, end), with the `top` products."""
+    return consecutive_business_metrics([start, end], now=now, top=top)[-1]
+
+
+def consecutive_business_metrics(
+    bounds: list[datetime], *, now: datetime | None = None, top: int = 10
+) -> list[BusinessMetrics]:
+    """The figures of the periods [bounds[0], bounds[1]), [bounds[1], bounds[2]), ... in the
+    queries of one period, each reading them all at once: the dashboard compares a period
+    with the one before. The `top` products are those of the last period (the others' lists
+    are empty). The series are by hour when no period is longer than two days, else by day.
+
+    Each figure of each period is a column of its own (`created_0`, `created_1`, ...):
+    grouping by period instead would hide from PostgreSQL how few groups there are, and
+    it would sort or hash every row on its own.
+    """
     now = now or timezone.now()
-    carts = Cart.objects.filter(created_at__gte=start, created_at__lt=end)
-    figures = carts.aggregate(
-        created=Count("pk"),
-        with_items=Count("pk", filter=Q(first_item_added_at__isnull=False)),
-        checked_out=Count("pk", filter=Q(status=CartStatus.CHECKED_OUT)),
-        abandoned=Count("pk", filter=abandoned_q(now)),
-        average_order_value=Avg("total", filter=Q(status=CartStatus.CHECKED_OUT)),
-        revenue=Sum("total", filter=Q(status=CartStatus.CHECKED_OUT)),
-    )
-    products = _product_figures(start, end)
-    open_value = sum((row["open_value"] for row in products), Decimal("0"))
-    cart_values = (figures["revenue"] or 0) + open_value
-    average_cart_value = cart_values / figures["with_items"] if figures["with_items"] else None
-    unit = "hour" if end - start <= timedelta(days=2) else "day"
+    periods = [_Period(start, end) for start, end in pairwise(bounds)]
+    longest = max(period.end - period.start for period in periods)
+    unit = "hour" if longest <= timedelta(days=2) else "day"
     trunc = TruncHour if unit == "hour" else TruncDay
-    checked_out, abandoned = figures["checked_out"], figures["abandoned"]
-    return BusinessMetrics(
-        start=start,
-        end=end,
-        created=figures["created"],
-        with_items=figures["with_items"],
-        checked_out=checked_out,
-        abandoned=abandoned,
-        in_progress=figures["created"] - checked_out - abandoned,
-        abandonment_rate=_rate(abandoned, abandoned + checked_out),
-        conversion_rate=_rate(checked_out, figures["with_items"]),
-        average_cart_value=_money(average_cart_value),
-        average_order_value=_money(figures["average_order_value"]),
-        revenue=_money(figures["revenue"]) or Decimal("0.00"),
-        series_unit=unit,
-        created_series=_series(carts, trunc("created_at")),
-        checked_out_series=_series(
-            Cart.objects.filter(checked_out_at__gte=start, checked_out_at__lt=end),
-            trunc("checked_out_at"),
-        ),
-        top_by_quantity=_top(products, "units", top),
-        top_by_revenue=_top(products, "revenue", top),
-    )
-
-
-def _series(carts, bucket) -> list[tuple[datetime, int]]:
-    rows = carts.annotate(bucket=bucket).values("bucket").annotate(n=Count("pk")).order_by("bucket")
-    return [(row["bucket"], row["n"]) for row in rows]
-
-
-def _product_figures(start: datetime, end: datetime) -> list[dict]:
-    """Per product, over the lines of carts created in the period: units in carts, revenue
-    (lines of checked-out carts) and open value (lines of carts not checked out). One
-    grouped query serves the top lists and the average cart value."""
-    checked_out = Q(cart__status=CartStatus.CHECKED_OUT)
-    return list(
-        CartItem.objects.filter(cart__created_at__gte=start, cart__created_at__lt=end)
-        .values("product_id", "product__sku", "product__name")
-        .annotate(
-            units=Sum("quantity"),
-            revenue=Coalesce(Sum(LINE_VALUE, filter=checked_out), Decimal("0"), output_field=MONEY),
-            open_value=Coalesce(
-                Sum(LINE_VALUE, filter=~checked_out), Decimal("0"), output_field=MONEY
-            ),
+    for row in _cart_rows(bounds, trunc, now):
+        for i, period in enumerate(periods):
+            period.add_carts(row, i)
+    for row in _checkout_rows(bounds, trunc):
+        for i, period in enumerate(periods):
+            if row[f"checked_out_{i}"]:
+                period.checked_out_series.append((row["bucket"], row[f"checked_out_{i}"]))
+    products = []  # of the last period
+    for row in _line_rows(bounds, top):
+        for i, period in enumerate(periods):
+            period.open_value += row[f"open_value_{i}"] or 0
+        if top and row["units"]:
+            products.append(row)
+    by_quantity, by_revenue = _ranked(products, "units", top), _ranked(products, "revenue", top)
+    names = _product_names({row["product_id"] for row in by_quantity + by_revenue})
+    return [period.metrics(unit) for period in periods[:-1]] + [
+        periods[-1].metrics(
+            unit,
+            top_by_quantity=[_product(row, names) for row in by_quantity],
+            top_by_revenue=[_product(row, names) for row in by_revenue],
         )
-        .order_by()
-    )
-
-
-def _top(products: list[dict], figure: str, top: int) -> list[ProductFigure]:
-    ranked = sorted(products, key=lambda row: (-row[figure], row["product_id"]))[:top]
-    return [
-        ProductFigure(
-            product_id=row["product_id"],
-            sku=row["product__sku"],
-            name=row["product__name"],
-            quantity=row["units"],
-            revenue=row["revenue"].quantize(CENT),
-        )
-        for row in ranked
     ]
+
+
+def _inside(field_name: str, bounds: list[datetime], i: int) -> Q:
+    """The rows of period i, among rows already filtered to [bounds[0], bounds[-1]): only
+    the inner bounds need checking (none for a single period)."""
+    inside = Q()
+    if i > 0:
+        inside &= Q(**{f"{field_name}__gte": bounds[i]})
+    if i < len(bounds) - 2:
+        inside &= Q(**{f"{field_name}__lt": bounds[i + 1]})
+    return inside
+
+
+def _cart_rows(bounds: list[datetime], trunc, now: datetime):
+    """Per hour or day of creation, the carts' counts and revenue, for each period."""
+    checked_out = Q(status=CartStatus.CHECKED_OUT)
+    figures = {}
+    for i in range(len(bounds) - 1):
+        inside = _inside("created_at", bounds, i)
+        figures |= {
+            f"created_{i}": Count("pk", filter=inside),
+            f"with_items_{i}": Count("pk", filter=inside & Q(first_item_added_at__isnull=False)),
+            f"checked_out_{i}": Count("pk", filter=inside & checked_out),
+            f"abandoned_{i}": Count("pk", filter=inside & abandoned_q(now)),
+            f"revenue_{i}": Sum("total", filter=inside & checked_out),
+        }
+    carts = Cart.objects.filter(created_at__gte=bounds[0], created_at__lt=bounds[-1])
+    return carts.values(bucket=trunc("created_at")).annotate(**figures).order_by("bucket")
+
+
+def _checkout_rows(bounds: list[datetime], trunc):
+    """Per hour or day of checkout, the carts checked out in each period."""
+    counts = {
+        f"checked_out_{i}": Count("checked_out_at", filter=_inside("checked_out_at", bounds, i))
+        for i in range(len(bounds) - 1)
+    }
+    carts = Cart.objects.filter(checked_out_at__gte=bounds[0], checked_out_at__lt=bounds[-1])
+    return carts.values(bucket=trunc("checked_out_at")).annotate(**counts).order_by("bucket")
+
+
+def _line_rows(bounds: list[datetime], top: int):
+    """Per product, over the lines of carts created in the periods: the open value (lines of
+    carts not checked out) of each period, for the average cart value (the checked-out
+    carts' values are their totals); and if `top`, the units in carts and the revenue (lines
+    of checked-out carts) of the last period. Only those lines are read."""
+    checked_out = Q(cart__status=CartStatus.CHECKED_OUT)
+    figures = {
+        f"open_value_{i}": Sum(
+            LINE_VALUE, filter=_inside("cart__created_at", bounds, i) & ~checked_out
+        )
+        for i in range(len(bounds) - 1)
+    }
+    lines = CartItem.objects.filter(
+        cart__created_at__gte=bounds[0], cart__created_at__lt=bounds[-1]
+    )
+    if not top:
+        lines = lines.filter(~checked_out)
+    else:
+        last = _inside("cart__created_at", bounds, len(bounds) - 2)
+        figures |= {
+            "units": Sum("quantity", filter=last),
+            "revenue": Sum(LINE_VALUE, filter=last & checked_out),
+        }
+        if last:  # the periods before the last one need only their open carts
+            lines = lines.filter(last | ~checked_out)
+    return lines.values("product_id").annotate(**figures).order_by()
+
+
+def _ranked(products: list[dict], figure: str, top: int) -> list[dict]:
+    return sorted(products, key=lambda row: (-(row[figure] or 0), row["product_id"]))[:top]
+
+
+def _product_names(ids: set[int]) -> dict[int, tuple[str, str]]:
+    """SKU and name of the top products (the lines query does not join the products)."""
+    if not ids:
+        return {}
+    rows = Product.objects.filter(pk__in=ids).values_list("pk", "sku", "name")
+    return {pk: (sku, name) for pk, sku, name in rows}
+
+
+def _product(row: dict, names: dict[int, tuple[str, str]]) -> ProductFigure:
+    sku, name = names[row["product_id"]]
+    return ProductFigure(
+        product_id=row["product_id"],
+        sku=sku,
+        name=name,
+        quantity=row["units"],
+        revenue=(row["revenue"] or Decimal("0")).quantize(CENT),
+    )
+
+
+@dataclass
+class _Period:
+    """One period's share of the rows, summed up as they arrive."""
+
+    start: datetime
+    end: datetime
+    created: int = 0
+    with_items: int = 0
+    checked_out: int = 0
+    abandoned: int = 0
+    revenue: Decimal = Decimal("0")
+    open_value: Decimal = Decimal("0")
+    created_series: list[tuple[datetime, int]] = field(default_factory=list)
+    checked_out_series: list[tuple[datetime, int]] = field(default_factory=list)
+
+    def add_carts(self, row: dict, i: int) -> None:
+        if not row[f"created_{i}"]:
+            return
+        self.created += row[f"created_{i}"]
+        self.with_items += row[f"with_items_{i}"]
+        self.checked_out += row[f"checked_out_{i}"]
+        self.abandoned += row[f"abandoned_{i}"]
+        self.revenue += row[f"revenue_{i}"] or 0
+        self.created_series.append((row["bucket"], row[f"created_{i}"]))
+
+    def metrics(
+        self,
+        unit: str,
+        top_by_quantity: list[ProductFigure] | None = None,
+        top_by_revenue: list[ProductFigure] | None = None,
+    ) -> BusinessMetrics:
+        with_items, checked_out, abandoned = self.with_items, self.checked_out, self.abandoned
+        cart_values = self.revenue + self.open_value
+        return BusinessMetrics(
+            start=self.start,
+            end=self.end,
+            created=self.created,
+            with_items=with_items,
+            checked_out=checked_out,
+            abandoned=abandoned,
+            in_progress=self.created - checked_out - abandoned,
+            abandonment_rate=_rate(abandoned, abandoned + checked_out),
+            conversion_rate=_rate(checked_out, with_items),
+            average_cart_value=_money(cart_values / with_items) if with_items else None,
+            average_order_value=_money(self.revenue / checked_out) if checked_out else None,
+            revenue=_money(self.revenue),
+            series_unit=unit,
+            created_series=self.created_series,
+            checked_out_series=self.checked_out_series,
+            top_by_quantity=top_by_quantity or [],
+            top_by_revenue=top_by_revenue or [],
+        )
 
 
 def carts_by_status() -> dict[str, int]:

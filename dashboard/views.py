@@ -11,7 +11,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from carts.analytics import business_metrics
+from carts.analytics import consecutive_business_metrics
 from dashboard import charts
 from dashboard.figures import figures
 from dashboard.health import health_snapshot, snapshot_json
@@ -42,8 +42,9 @@ def business(request):
         error = _with_code(exc.detail)
         period = period_from_params({}, now=now)
     previous = period.previous()
-    current = business_metrics(start=period.start, end=period.end, now=now, top=TOP_PRODUCTS)
-    before = business_metrics(start=previous.start, end=previous.end, now=now, top=0)
+    before, current = consecutive_business_metrics(
+        [previous.start, period.start, period.end], now=now, top=TOP_PRODUCTS
+    )
     points = charts.timeline(
         start=period.start,
         end=period.end,

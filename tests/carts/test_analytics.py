@@ -1,11 +1,13 @@
 """Business metrics against hand-built carts whose figures can be checked by hand."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
-from carts.analytics import business_metrics, carts_by_status
+from carts.analytics import business_metrics, carts_by_status, consecutive_business_metrics
 from carts.models import Cart, CartStatus
 from tests.factories import ProductFactory, make_cart
 
@@ -83,3 +85,59 @@ def test_carts_by_status_lists_every_status(shop):
     assert set(counts) == set(CartStatus.values)
     assert counts["checked_out"] == 3
     assert sum(counts.values()) == Cart.objects.count()
+
+
+def test_consecutive_periods_match_each_period_alone(shop):
+    """The dashboard reads a period and the one before in one go: same figures, series and
+    (for the last period) top products as asking for each period on its own."""
+    mug = ProductFactory(sku="OLD", price=Decimal("5.00"))
+    cart(hours_ago=24 * 9, lines=[(mug, 4)], idle_hours=24 * 8)  # abandoned, the week before
+    bounds = [NOW - timedelta(days=14), NOW - timedelta(days=7), NOW]
+    before, current = consecutive_business_metrics(bounds, now=NOW)
+    alone = [business_metrics(start=start, end=end, now=NOW) for start, end in pairwise(bounds)]
+    assert current == alone[1]
+    assert before == replace(alone[0], top_by_quantity=[], top_by_revenue=[])
+    assert (before.created, before.checked_out, before.revenue) == (2, 1, Decimal("180.00"))
+    assert before.average_cart_value == Decimal("100.00")  # (180 + 20) / 2
+
+
+def test_without_top_products_the_figures_are_the_same(shop):
+    with_top = business_metrics(start=START, end=END, now=NOW)
+    assert business_metrics(start=START, end=END, now=NOW, top=0) == replace(
+        with_top, top_by_quantity=[], top_by_revenue=[]
+    )
+
+
+def test_a_cart_on_a_boundary_belongs_to_the_later_period(db):
+    product = ProductFactory(price=Decimal("2.00"))
+    cart(hours_ago=24, lines=[(product, 3)], idle_hours=1)
+    before, current = consecutive_business_metrics(
+        [NOW - timedelta(hours=48), NOW - timedelta(hours=24), NOW], now=NOW
+    )
+    assert (before.created, current.created) == (0, 1)
+    assert current.average_cart_value == Decimal("6.00")
+    assert before.created_series == []
+    assert current.series_unit == before.series_unit == "hour"
+
+
+@pytest.mark.parametrize("carts", [1, 30])
+def test_business_metrics_make_four_queries_whatever_the_number_of_carts(
+    db, django_assert_num_queries, carts
+):
+    """Carts by day, checkouts by day, lines by product, top products' names; three without
+    top products; and no more for the period before (the dashboard's comparison)."""
+    products = ProductFactory.create_batch(3)
+    for index in range(carts):
+        status = CartStatus.CHECKED_OUT if index % 2 else CartStatus.ACTIVE
+        cart(
+            hours_ago=index * 5 + 1,
+            status=status,
+            lines=[(product, index % 3 + 1) for product in products[: index % 3 + 1]],
+            total=Decimal("10") if status == CartStatus.CHECKED_OUT else None,
+        )
+    with django_assert_num_queries(4):
+        business_metrics(start=START, end=END, now=NOW)
+    with django_assert_num_queries(3):
+        business_metrics(start=START, end=END, now=NOW, top=0)
+    with django_assert_num_queries(4):
+        consecutive_business_metrics([START - timedelta(days=7), START, END], now=NOW)

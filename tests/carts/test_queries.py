@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from carts.selectors import cart_get_active
-from carts.services import cart_item_add
+from carts.services import CartOwner, cart_item_add
 from tests.factories import ProductFactory
 
 TRANSACTION_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
@@ -65,3 +65,15 @@ def test_checkout_makes_a_fixed_number_of_queries(user_api, owner, lines):
 
 def test_get_cart_without_a_cart_makes_two_queries(user_api):
     assert count_queries(lambda: user_api.get("/api/v1/cart/")) == 2
+
+
+@pytest.mark.parametrize("carts", [1, 30])
+def test_business_metrics_api_makes_a_fixed_number_of_queries(staff_api, carts):
+    """The staff check, then business_metrics: carts by day, checkouts by day, lines by
+    product, the top products' names."""
+    products = ProductFactory.create_batch(3)
+    for index in range(carts):
+        guest = CartOwner(session_token=f"guest-{index}")
+        for product in products[: index % 3 + 1]:
+            cart_item_add(owner=guest, product_id=product.pk, quantity=1)
+    assert count_queries(lambda: staff_api.get("/api/v1/metrics/business/?period=30d")) == 5
