@@ -544,25 +544,35 @@ def cart_purge_old(
 ) -> int:
     """Delete merged, abandoned and empty carts idle for longer than `older_than`.
 
-    Checked-out carts are history and are never deleted. Each batch is its own transaction,
-    so no lock is held for long. Expired idempotency records go too. Returns carts deleted.
+    Checked-out carts are history and are never deleted. Each batch is its own transaction
+    and locks at most `batch_size` carts, the longest idle first, found through a partial
+    index on `updated_at` (`cart_purge_idx`: abandoned, merged and never-filled carts; then
+    `cart_active_updated_idx`: emptied ones), so that no batch scans the table and no lock is
+    held for long. Expired idempotency records go too. Returns carts deleted.
     """
     now = now or timezone.now()
-    old = Cart.objects.filter(updated_at__lt=now - older_than).filter(
-        Q(status__in=[CartStatus.MERGED, CartStatus.ABANDONED])
-        | Q(status=CartStatus.ACTIVE) & ~Exists(CartItem.objects.filter(cart=OuterRef("pk")))
+    stale = Cart.objects.filter(updated_at__lt=now - older_than).order_by("updated_at")
+    empty = ~Exists(CartItem.objects.filter(cart=OuterRef("pk")))
+    active = CartStatus.ACTIVE
+    candidates = (
+        stale.filter(
+            Q(status__in=[CartStatus.ABANDONED, CartStatus.MERGED])
+            | Q(status=active, first_item_added_at__isnull=True) & empty
+        ),
+        stale.filter(status=active, first_item_added_at__isnull=False).filter(empty),
     )
     deleted, batches = 0, 0
-    while max_batches is None or batches < max_batches:
-        batches += 1
-        with transaction.atomic():
-            batch = list(
-                old.select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size]
-            )
-            if not batch:
-                break
-            CartItem.objects.filter(cart_id__in=batch).delete()
-            deleted += Cart.objects.filter(pk__in=batch).delete()[1].get(Cart._meta.label, 0)
+    for old in candidates:
+        pks = old.select_for_update(skip_locked=True).values_list("pk", flat=True)
+        while max_batches is None or batches < max_batches:
+            with transaction.atomic():
+                batch = list(pks[:batch_size])
+                if not batch:
+                    break
+                batches += 1
+                # The lines go by cascade, in one DELETE; only("pk") spares loading whole carts.
+                carts = Cart.objects.filter(pk__in=batch).only("pk")
+                deleted += carts.delete()[1].get(Cart._meta.label, 0)
     IdempotencyRecord.objects.filter(
         created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     ).delete()

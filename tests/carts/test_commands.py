@@ -1,9 +1,19 @@
+from datetime import timedelta
+from decimal import Decimal
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from carts.management.commands.load_demo_catalog import DEMO_PRODUCTS
-from carts.models import Product
+from carts.models import Cart, CartItem, CartStatus, Product
+from carts.services import cart_purge_old
+from tests.factories import ProductFactory, make_cart
+
+OLD = 24 * 40  # hours: older than --older-than 30
 
 
 @pytest.mark.django_db
@@ -55,3 +65,54 @@ def test_cart_jobs_report_what_they_did(capsys):
 def test_cart_jobs_refuse_nonsense(arguments):
     with pytest.raises(CommandError):
         call_command(*arguments)
+
+
+@pytest.mark.django_db
+def test_purge_carts_deletes_old_carts_in_batches_and_keeps_the_rest(capsys):
+    now, product = timezone.now(), ProductFactory(price=Decimal("4.00"))
+    emptied = make_cart(now=now, hours_ago=OLD, lines=[(product, 1)])
+    CartItem.objects.filter(cart=emptied).delete()
+    doomed = [
+        make_cart(now=now, hours_ago=OLD, status=CartStatus.ABANDONED, lines=[(product, 1)]),
+        make_cart(now=now, hours_ago=OLD, status=CartStatus.MERGED, lines=[(product, 2)]),
+        make_cart(now=now, hours_ago=OLD),  # never held a line
+        emptied,
+    ]
+    unmarked = make_cart(now=now, hours_ago=OLD, lines=[(product, 1)])
+    Cart.objects.filter(pk=unmarked.pk).update(first_item_added_at=None)  # older than the mark
+    kept = [
+        make_cart(now=now, hours_ago=OLD, lines=[(product, 1)]),  # still holds a line
+        unmarked,
+        make_cart(
+            now=now,
+            hours_ago=OLD,
+            status=CartStatus.CHECKED_OUT,
+            lines=[(product, 1)],
+            total=Decimal("4.00"),
+        ),
+        make_cart(now=now, hours_ago=24 * 10, status=CartStatus.ABANDONED, lines=[(product, 1)]),
+    ]
+    call_command("purge_carts", "--older-than", "30", "--batch-size", "2")
+    assert "4 cart(s) older than 30 days deleted" in capsys.readouterr().out
+    assert set(Cart.objects.values_list("pk", flat=True)) == {cart.pk for cart in kept}
+    assert not CartItem.objects.filter(cart_id__in=[cart.pk for cart in doomed]).exists()
+    assert CartItem.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_a_purge_batch_locks_the_longest_idle_first_and_loads_no_whole_cart():
+    """Each batch picks carts by `updated_at` (the order of the partial index behind it) and
+    deletes them and their lines without loading more than their ids."""
+    now, product = timezone.now(), ProductFactory()
+    carts = [
+        make_cart(now=now, hours_ago=OLD + hours, status=CartStatus.ABANDONED, lines=[(product, 1)])
+        for hours in range(5)
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        assert cart_purge_old(older_than=timedelta(days=30), batch_size=2, max_batches=1) == 2
+    assert set(Cart.objects.values_list("pk", flat=True)) == {cart.pk for cart in carts[:3]}
+    selects = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert 'ORDER BY "carts_cart"."updated_at" ASC' in selects[0]
+    if connection.features.has_select_for_update_skip_locked:  # not SQLite
+        assert "FOR UPDATE SKIP LOCKED" in selects[0]
+    assert all(sql.startswith('SELECT "carts_cart"."id"') for sql in selects)
