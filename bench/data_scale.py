@@ -120,6 +120,13 @@ def main() -> None:
     parser.add_argument("--purge", action="store_true", help="then time purge_carts")
     parser.add_argument("--keep", action="store_true", help="reuse the generated database")
     parser.add_argument("--runs", type=int, default=5, help="timed calls per figure (median)")
+    parser.add_argument(
+        "--old-carts",
+        type=int,
+        default=0,
+        help="with --purge: first add this many abandoned carts, with lines, idle 400 days",
+    )
+    parser.add_argument("--no-reads", action="store_true", help="skip the metrics timings")
     options = parser.parse_args()
 
     os.environ.setdefault("LOG_LEVEL", "error")
@@ -156,8 +163,11 @@ def main() -> None:
     carts, lines = Cart.objects.count(), CartItem.objects.count()
     print(f"Carts: {carts:,}; lines: {lines:,} ({lines / max(carts, 1):.2f} per cart).\n")
     print_environment(connection)
-    reads(options, carts)
+    if not options.no_reads:
+        reads(options, carts)
     if options.purge:
+        if options.old_carts:
+            add_old_carts(options.old_carts)
         purge()
 
 
@@ -257,6 +267,39 @@ def describe(sql: str) -> str:
     if '"checked_out_at" AT TIME ZONE' in sql:
         return "checkouts by hour or day"
     return "carts by hour or day"
+
+
+OLD_CARTS = """
+CREATE TEMP TABLE old_plan AS
+SELECT g, gen_random_uuid() AS id FROM generate_series(1, %(carts)s) AS g;
+
+INSERT INTO carts_cart (id, user_id, session_id, status, currency, version, created_at,
+                        updated_at, checked_out_at, first_item_added_at, total)
+SELECT id, NULL, 'old-' || g, 'abandoned', 'EUR', 1, now() - interval '430 days',
+       now() - interval '400 days', NULL, now() - interval '430 days', NULL
+FROM old_plan;
+
+INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, created_at, updated_at)
+SELECT o.id, products.id, 1 + (o.g + k) % 4, products.price, now() - interval '430 days',
+       now() - interval '430 days'
+FROM old_plan AS o
+CROSS JOIN LATERAL generate_series(1, 1 + (o.g % 5)) AS k
+JOIN carts_product AS products ON products.sku = 'SCALE-' || (1 + (o.g * 7 + k * 13) % 200);
+
+DROP TABLE old_plan;
+"""
+
+
+def add_old_carts(count: int) -> None:
+    """`count` abandoned carts (3 lines on average) idle for 400 days: purge material."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(OLD_CARTS.replace("%(carts)s", str(count)))
+        cursor.execute("VACUUM ANALYZE carts_cart")
+        cursor.execute("VACUUM ANALYZE carts_cartitem")
+    print(f"Added {count:,} old abandoned carts in {time.perf_counter() - started:.1f} s.")
 
 
 def purge() -> None:
