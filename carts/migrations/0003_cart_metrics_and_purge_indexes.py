@@ -27,44 +27,23 @@ def _on_postgresql(schema_editor) -> bool:
     return schema_editor.connection.vendor == "postgresql"
 
 
-class AddIndex(AddIndexConcurrently):
-    """AddIndexConcurrently on PostgreSQL, AddIndex elsewhere."""
+def _concurrently_on_postgresql(concurrent, plain):
+    """The `concurrent` operation on PostgreSQL, the `plain` one elsewhere."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _on_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+    class Operation(concurrent):
+        def database_forwards(self, app_label, schema_editor, from_state, to_state):
+            operation = concurrent if _on_postgresql(schema_editor) else plain
+            operation.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _on_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+        def database_backwards(self, app_label, schema_editor, from_state, to_state):
+            operation = concurrent if _on_postgresql(schema_editor) else plain
+            operation.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+    return Operation
 
 
-class RemoveIndex(RemoveIndexConcurrently):
-    """RemoveIndexConcurrently on PostgreSQL, RemoveIndex elsewhere."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _on_postgresql(schema_editor):
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.RemoveIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _on_postgresql(schema_editor):
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.RemoveIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+AddIndex = _concurrently_on_postgresql(AddIndexConcurrently, migrations.AddIndex)
+RemoveIndex = _concurrently_on_postgresql(RemoveIndexConcurrently, migrations.RemoveIndex)
 
 
 def create_bucket_statistics(apps, schema_editor):
