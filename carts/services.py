@@ -1,7 +1,8 @@
 """The cart domain's rules. Each function runs in one transaction.
 
-Every change to a cart first locks the owner's active cart row (SELECT ... FOR UPDATE), so
-concurrent changes to one cart happen one after another and none is lost. Checkout also
+Every change to a cart first locks the owner's active cart row (SELECT ... FOR UPDATE, or, on
+the hot paths, the UPDATE that bumps its version: `_lock_and_touch`), so concurrent changes to
+one cart happen one after another and none is lost. Checkout also
 locks the product rows it takes stock from, in id order, so competing checkouts cannot
 sell the same unit twice or deadlock.
 
