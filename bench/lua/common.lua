@@ -49,6 +49,20 @@ function own_pool()
   return pool
 end
 
+-- The thread's share of the pool (none when the scenario has no pool), taken in turn.
+local pool, turn = {}, 0
+
+function init(args)
+  if (os.getenv("BENCH_POOL") or "") ~= "" then
+    pool = own_pool()
+  end
+end
+
+function next_caller()
+  turn = turn % #pool + 1
+  return pool[turn]
+end
+
 function random_product()
   local first, count = os.getenv("BENCH_PRODUCTS"):match("^(%d+):(%d+)$")
   return math.random(tonumber(first), tonumber(first) + tonumber(count) - 1)
