@@ -58,7 +58,10 @@ LINE_FIELDS = (
     CartItem._meta.get_field("quantity"),
     CartItem._meta.get_field("unit_price"),
 )
-LINE_COLUMNS = "i.id, i.product_id, p.sku, p.name, i.quantity, i.unit_price"
+# Aliases: i for carts_cartitem, p for carts_product.
+LINE_COLUMNS = ", ".join(
+    f"{'p' if field.model is Product else 'i'}.{field.column}" for field in LINE_FIELDS
+)
 PRODUCT_FIELDS = Product._meta.concrete_fields
 
 
