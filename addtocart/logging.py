@@ -57,6 +57,15 @@ class RedisErrorFilter(logging.Filter):
         return True
 
 
+def _as_written(sql: str) -> str:
+    """The SQL of a prepared statement's EXECUTE (carts/sql.py), or `sql` itself."""
+    if not sql.startswith("EXECUTE "):
+        return sql
+    from carts.sql import PREPARED_SQL
+
+    return PREPARED_SQL.get(sql.removeprefix("EXECUTE ").split("(", 1)[0], sql)
+
+
 def log_slow_query(execute, sql, params, many, context):
     """A database execute wrapper: a query slower than SLOW_QUERY_MS logs a warning with its
     SQL as written (%s placeholders), never its parameters."""
@@ -71,7 +80,7 @@ def log_slow_query(execute, sql, params, many, context):
                 duration_ms,
                 extra={
                     "duration_ms": round(duration_ms, 1),
-                    "sql": sql[:2000],
+                    "sql": _as_written(sql)[:2000],
                     "database": context["connection"].alias,
                 },
             )

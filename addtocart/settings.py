@@ -188,6 +188,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
     )
+# The hot cart statements are prepared once per connection (carts/sql.py); off behind a
+# pooler in transaction mode, which may run a request on a session that never prepared them.
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set, otherwise an in-process cache. Carts never live in

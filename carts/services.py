@@ -29,6 +29,7 @@ from carts import errors, external, sql
 from carts.analytics import abandoned_q
 from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord, Product
 from carts.selectors import (
+    ACTIVE,
     CART_FIELDS,
     CartLine,
     cart_lines_load,
@@ -89,8 +90,8 @@ def _lock_and_touch(owner: CartOwner, *, first_item: bool = False) -> Cart | Non
     first = ", first_item_added_at = COALESCE(first_item_added_at, %s)" if first_item else ""
     rows = sql.rows(
         f"UPDATE carts_cart SET version = version + 1, updated_at = %s{first} "  # noqa: S608
-        f"WHERE {column} = %s AND status = %s RETURNING {sql.columns(CART_FIELDS)}",
-        [now, *([now] if first_item else []), value, CartStatus.ACTIVE],
+        f"WHERE {column} = %s AND {ACTIVE} RETURNING {sql.columns(CART_FIELDS)}",
+        [now, *([now] if first_item else []), value],
         CART_FIELDS,
     )
     return sql.instance(Cart, CART_FIELDS, rows[0]) if rows else None

@@ -4,13 +4,32 @@ compiling them with the ORM cost more than PostgreSQL takes to answer them.
 Only column names taken from the models go into the SQL text; every value is a parameter,
 prepared by its field as the ORM would. Results are converted as the ORM converts them
 (SQLite returns text for UUIDs, times and decimals; PostgreSQL needs no conversion).
+
+On PostgreSQL each statement is prepared once per connection (PREPARE, then EXECUTE):
+planning the cart read took 0.33 ms where running it took 0.1 ms, and the plan is the same on
+every request. psycopg2 has no prepared statements of its own; DATABASE_PREPARED_STATEMENTS
+turns this off behind a pooler that hands one session's statements to another connection
+(PgBouncer in transaction mode).
 """
 
+import hashlib
+import re
+import weakref
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, OperationalError, connection
 from django.db.models import Field, Model
+
+# Per psycopg2 connection, the names of the statements prepared on it; None once its
+# statements must be deallocated (a schema change invalidated them, or they are gone).
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Statement name -> SQL as written, for the slow-query log.
+PREPARED_SQL: dict[str, str] = {}
+# Plans PostgreSQL can no longer run: "cached plan must not change result type" (0A000,
+# after a migration changed a column's type) and "prepared statement does not exist" (26000).
+_STALE_PLAN_CODES = {"0A000", "26000"}
 
 
 def columns(fields: tuple[Field, ...], alias: str = "") -> str:
@@ -37,10 +56,59 @@ def _conversions(vendor: str, fields: tuple[Field, ...]) -> tuple:
     return tuple(conversions)
 
 
+def statement_name(sql: str) -> str:
+    return "addtocart_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+
+
+def _prepare(sql: str) -> str:
+    """Prepare `sql` on this connection unless it is already; return its name."""
+    raw = connection.connection
+    names = _prepared.get(raw, set())
+    name = statement_name(sql)
+    if names is not None and name in names:
+        return name
+    numbered = iter(range(1, sql.count("%s") + 1))
+    text = re.sub("%s", lambda _: f"${next(numbered)}", sql)
+    # On the driver's own cursor: a statement run once per connection, not per request.
+    with connection.wrap_database_errors, raw.cursor() as cursor:
+        if names is None:
+            cursor.execute("DEALLOCATE ALL")
+            names = set()
+        cursor.execute(f"PREPARE {name} AS {text}")
+    names.add(name)
+    _prepared[raw] = names
+    PREPARED_SQL[name] = sql
+    return name
+
+
+def _execute_prepared(cursor, sql: str, params: list) -> None:
+    """EXECUTE the statement prepared from `sql`.
+
+    When PostgreSQL can no longer run a prepared plan, the connection's statements are
+    prepared anew: at once outside a transaction; inside one, which the error has aborted,
+    the request fails as the database's temporary unavailability (503, retry).
+    """
+    arguments = f"({', '.join(['%s'] * len(params))})" if params else ""
+    try:
+        cursor.execute(f"EXECUTE {_prepare(sql)}{arguments}", params)
+    except DatabaseError as error:
+        if getattr(error.__cause__, "pgcode", None) not in _STALE_PLAN_CODES:
+            raise
+        _prepared[connection.connection] = None
+        if connection.in_atomic_block:
+            raise OperationalError(
+                f"prepared statements invalidated ({error}); prepared anew on the next request"
+            ) from error
+        cursor.execute(f"EXECUTE {_prepare(sql)}{arguments}", params)
+
+
 def rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
     """Run `sql`; its columns are the values of `fields`, in order."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        if connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
+            _execute_prepared(cursor, sql, params)
+        else:
+            cursor.execute(sql, params)
         found = cursor.fetchall()
     conversions = _conversions(connection.vendor, tuple(fields))
     if not conversions:

@@ -156,6 +156,16 @@ def test_a_slow_query_logs_its_sql_without_its_parameters(db, logs, settings):
     assert "0.15" not in logs.text
 
 
+def test_a_slow_prepared_statement_logs_the_sql_it_was_prepared_from(user_api, logs, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("statements are prepared on PostgreSQL only")
+    settings.SLOW_QUERY_MS = 0
+    assert user_api.get("/api/v1/cart/").status_code == 200
+    [event] = [e for e in logs.where(logger="addtocart.db") if "carts_cart c" in e["sql"]]
+    assert event["sql"].startswith("SELECT c.id, c.user_id")
+    assert "%s" in event["sql"]
+
+
 # Security events
 
 
