@@ -2,8 +2,10 @@
 
 It recreates the benchmark database and Redis database, migrates, seeds, and starts gunicorn
 with addtocart/gunicorn.conf.py and `bench.settings` (the service plus the write baseline and
-a per-request SQL counter). Each scenario then gets its data, a warm-up, and a measured wrk
-run at fixed concurrency. A memory-leak phase follows with one worker, and with
+a per-request SQL counter). Each scenario then gets its data, a warm-up, and measured wrk
+runs at fixed concurrency: BENCH_ROUNDS rounds that take every scenario in turn, so that each
+ratio compares runs a minute apart at most, under the same load of a shared machine, and the
+report gives the median of the rounds. A memory-leak phase follows with one worker, and with
 BENCH_WORKERS=1 (or `python -m bench.run workers` alone) a sync vs gthread comparison.
 Results go to bench-results/<time>.md and .json; budgets print as PASS/FAIL lines.
 """
@@ -18,6 +20,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +41,8 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name) or default)
 
 
-SECONDS = env_int("BENCH_SECONDS", 10)
+SECONDS = env_int("BENCH_SECONDS", 5)  # per round
+ROUNDS = env_int("BENCH_ROUNDS", 3)
 WARMUP = env_int("BENCH_WARMUP", 2)
 CONNECTIONS = env_int("BENCH_CONNECTIONS", 16)
 THREADS = 2
@@ -281,6 +285,7 @@ class Scenario:
     one_connection_per_thread: bool = False  # for scripts that chain requests
     warm_up: bool = True
     min_seconds: int = 0
+    in_rounds: bool = True  # False: measured once, after the rounds
 
 
 def wrk(url: str, scenario: Scenario, seconds: float, pool: Path | None, first_id: int) -> dict:
@@ -310,10 +315,10 @@ def wrk(url: str, scenario: Scenario, seconds: float, pool: Path | None, first_i
     sys.exit(f"wrk failed on {scenario.name}:\n{finished.stdout}\n{finished.stderr}")
 
 
-def measure(running: Service, scenario: Scenario, data: Data) -> dict:
+def measure(running: Service, scenario: Scenario, data: Data, warm_up: bool = True) -> dict:
     """Warm up, then measure. The data is prepared afresh before each of the two runs."""
     measured = max(SECONDS, scenario.min_seconds)
-    for seconds in (WARMUP, measured) if scenario.warm_up else (measured,):
+    for seconds in (WARMUP, measured) if warm_up and scenario.warm_up else (measured,):
         pool = scenario.prepare(seconds)
         close_db()
         raw = wrk(running.url, scenario, seconds, pool, data.first_id)
@@ -363,6 +368,7 @@ def scenarios(data: Data) -> list[Scenario]:
             one_connection_per_thread=True,
             warm_up=False,
             min_seconds=30,
+            in_rounds=False,
         ),
     ]
 
@@ -453,11 +459,11 @@ def compare_workers(data: Data) -> list[dict]:
 
 
 def ratio(value: float | None, base: float | None) -> float | None:
-    return round(value / base, 2) if value is not None and base else None
+    return round(value / base, 3) if value is not None and base else None
 
 
-def add_ratios(rows: list[dict]) -> None:
-    by_name = {row["scenario"]: row for row in rows}
+def add_ratios(rows: list[dict], baselines: list[dict] | None = None) -> None:
+    by_name = {row["scenario"]: row for row in baselines or rows}
     health, write = by_name.get("health", {}), by_name.get("write", {})
     for row in rows:
         row["rps_vs_health"] = ratio(row["rps"], health.get("rps"))
@@ -465,17 +471,37 @@ def add_ratios(rows: list[dict]) -> None:
         row["p99_vs_write"] = ratio(row["p99_ms"], write.get("p99_ms"))
 
 
+SUMMED = ("requests", "errors")
+
+
+def median_of_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """Per scenario, the median of each figure over the rounds (requests and errors: the sum).
+    Ratios were taken within each round, before the median."""
+    merged = []
+    for rows in zip(*rounds, strict=True):
+        row = dict(rows[0])
+        for key, value in rows[0].items():
+            values = [r[key] for r in rows if isinstance(r[key], (int, float))]
+            if key in SUMMED:
+                row[key] = sum(values)
+            elif isinstance(value, (int, float)) and values:
+                row[key] = round(statistics.median(values), 3)
+        row["rounds_rps"] = [r["rps"] for r in rows]
+        merged.append(row)
+    return merged
+
+
 def budgets(rows: list[dict], memory: dict, leak: dict | None) -> list[tuple[bool, str]]:
     by_name = {row["scenario"]: row for row in rows}
     add, write, health = by_name["add_user"], by_name["write"], by_name["health"]
     checks = [
         (
-            add["rps"] >= 0.7 * write["rps"],
+            add["rps_vs_write"] >= 0.7,
             f"add-to-cart (signed in) {add['rps']} req/s >= 70% of the write ceiling's "
             f"{write['rps']} ({add['rps_vs_write']:.0%})",
         ),
         (
-            add["p99_ms"] <= 2 * write["p99_ms"],
+            add["p99_vs_write"] <= 2,
             f"add-to-cart (signed in) p99 {add['p99_ms']} ms <= 2 x the write ceiling's "
             f"{write['p99_ms']} ms ({add['p99_vs_write']}x)",
         ),
@@ -484,7 +510,7 @@ def budgets(rows: list[dict], memory: dict, leak: dict | None) -> list[tuple[boo
         get = by_name[f"get_cart_{n}"]
         checks.append(
             (
-                get["rps"] >= 0.4 * health["rps"],
+                get["rps_vs_health"] >= 0.4,
                 f"GET cart/ with {n} line(s) {get['rps']} req/s >= 40% of health's {health['rps']} "
                 f"({get['rps_vs_health']:.0%})",
             )
@@ -513,15 +539,16 @@ def cell(value) -> str:
 def markdown(report: dict) -> str:
     lines = [
         f"Benchmark {report['started']}: {report['cores']} cores, {report['connections']} "
-        f"connections, {report['seconds']} s per scenario",
+        f"connections, {report['rounds']} rounds of {report['seconds']} s per scenario",
     ]
     if report["scenarios"]:
         lines += [
-            f"(path: at least 30 s), gunicorn {report['gunicorn']}",
+            f"(path: once, at least 30 s), gunicorn {report['gunicorn']}; figures are medians "
+            "of the rounds, ratios taken within each round",
             "",
             "| Scenario | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req "
-            "| req/s vs health | req/s vs write | p99 vs write |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| req/s vs health | req/s vs write | p99 vs write | req/s by round |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         for row in report["scenarios"]:
             title = row["title"]
@@ -530,6 +557,7 @@ def markdown(report: dict) -> str:
             values = [row[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")]
             values += [row[k] for k in ("sql_per_request", "rps_vs_health", "rps_vs_write")]
             values.append(row["p99_vs_write"])
+            values.append(" / ".join(str(rps) for rps in row.get("rounds_rps", [])))
             lines.append(f"| {title} | " + " | ".join(cell(v) for v in values) + " |")
         memory = report["memory_mb"]
         lines += [
@@ -575,6 +603,7 @@ def main() -> int:
         "cores": os.cpu_count(),
         "connections": CONNECTIONS,
         "seconds": SECONDS,
+        "rounds": ROUNDS,
         "gunicorn": "addtocart/gunicorn.conf.py, WEB_CONCURRENCY="
         + os.environ.get("WEB_CONCURRENCY", "2")
         + ", "
@@ -590,15 +619,22 @@ def main() -> int:
     if not only_workers:
         with service() as running:
             report["memory_mb"]["start"] = running.memory()
-            for scenario in scenarios(data):
-                if ONLY and scenario.name not in ONLY:
-                    continue
-                row = measure(running, scenario, data)
-                report["scenarios"].append(row)
-                if scenario.name == "patch":
-                    data.rate = row["rps"]
+            chosen = [s for s in scenarios(data) if not ONLY or s.name in ONLY]
+            rounds = []
+            for number in range(ROUNDS):
+                print(f"Round {number + 1} of {ROUNDS}", flush=True)
+                rows = []
+                for scenario in (s for s in chosen if s.in_rounds):
+                    rows.append(measure(running, scenario, data, warm_up=number == 0))
+                    if scenario.name == "patch":
+                        data.rate = rows[-1]["rps"]
+                add_ratios(rows)
+                rounds.append(rows)
+            merged = median_of_rounds(rounds)
+            once = [measure(running, s, data) for s in chosen if not s.in_rounds]
+            add_ratios(once, baselines=merged)
+            report["scenarios"] = merged + once
             report["memory_mb"]["end"] = running.memory()
-        add_ratios(report["scenarios"])
         report["leak"] = None if ONLY else leak_check(data)
         checks = [] if ONLY else budgets(report["scenarios"], report["memory_mb"], report["leak"])
         report["budgets"] = [f"{'PASS' if ok else 'FAIL'} {text}" for ok, text in checks]
