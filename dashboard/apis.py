@@ -10,8 +10,8 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
+from addtocart.authentication import CachedJWTStatelessUserAuthentication
 from carts.analytics import business_metrics
 from carts.views import IsStaff, problems
 from dashboard.periods import CUSTOM, DEFAULT_PERIOD, PRESETS, period_from_params
@@ -95,7 +95,7 @@ PERIOD_PARAMETERS = [
 class BusinessMetricsApi(APIView):
     """Staff: carts created, checked out and abandoned, rates, values and top products."""
 
-    authentication_classes = [JWTStatelessUserAuthentication, SessionAuthentication]
+    authentication_classes = [CachedJWTStatelessUserAuthentication, SessionAuthentication]
     permission_classes = [IsStaff]
 
     @extend_schema(
