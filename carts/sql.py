@@ -27,9 +27,15 @@ from django.db.models import Field, Model
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 # Statement name -> SQL as written, for the slow-query log.
 PREPARED_SQL: dict[str, str] = {}
-# Plans PostgreSQL can no longer run: "cached plan must not change result type" (0A000,
-# after a migration changed a column's type) and "prepared statement does not exist" (26000).
-_STALE_PLAN_CODES = {"0A000", "26000"}
+
+
+def _stale_plan(error: DatabaseError) -> bool:
+    """A prepared statement PostgreSQL can no longer run: "cached plan must not change result
+    type" (after a migration changed a returned column's type) or "prepared statement does not
+    exist" (a pooler or DISCARD ALL dropped it)."""
+    cause = error.__cause__
+    code = getattr(cause, "pgcode", None)
+    return code == "26000" or (code == "0A000" and "cached plan" in str(cause))
 
 
 def columns(fields: tuple[Field, ...], alias: str = "") -> str:
@@ -56,6 +62,7 @@ def _conversions(vendor: str, fields: tuple[Field, ...]) -> tuple:
     return tuple(conversions)
 
 
+@cache
 def statement_name(sql: str) -> str:
     return "addtocart_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
 
@@ -92,7 +99,7 @@ def _execute_prepared(cursor, sql: str, params: list) -> None:
     try:
         cursor.execute(f"EXECUTE {_prepare(sql)}{arguments}", params)
     except DatabaseError as error:
-        if getattr(error.__cause__, "pgcode", None) not in _STALE_PLAN_CODES:
+        if not _stale_plan(error):
             raise
         _prepared[connection.connection] = None
         if connection.in_atomic_block:
