@@ -7,13 +7,13 @@ expiry is checked on every use. Only valid tokens are kept, a bounded number of 
 ones are verified, and refused, every time.
 """
 
-import time
 from functools import lru_cache
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTStatelessUserScheme
 from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
-from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import aware_utcnow
 
 VERIFIED_TOKENS = 4096
 
@@ -26,9 +26,9 @@ def _verified(raw_token: bytes) -> Token:
 class CachedJWTStatelessUserAuthentication(JWTStatelessUserAuthentication):
     def get_validated_token(self, raw_token: bytes) -> Token:
         token = _verified(raw_token)
-        leeway = api_settings.LEEWAY
-        seconds = leeway.total_seconds() if hasattr(leeway, "total_seconds") else leeway
-        if token["exp"] + seconds <= time.time():
+        try:
+            token.check_exp(current_time=aware_utcnow())  # simplejwt's check, leeway included
+        except TokenError:
             return super().get_validated_token(raw_token)  # refuses it: expired
         return token
 
