@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Field, Prefetch, QuerySet, Sum
 
 from carts import sql
 from carts.models import Cart, CartItem, CartStatus, Product
@@ -78,31 +78,45 @@ def owner_filter(owner: CartOwner) -> tuple[str, str | int]:
     return "session_id", owner.session_token
 
 
-def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
-    """The owner's active cart with its `lines`, in one statement.
+def _head_and_lines(
+    head_fields: tuple[Field, ...], head_from: str, lines_from: str, params: list
+) -> tuple[tuple | None, list[CartLine]]:
+    """One statement: a head row (`head_fields`, aliased `h` in `head_from`), then the rows of
+    a cart's lines in order (`lines_from`, i for the line, p for its product).
 
-    The cart's row comes first, then one row per line (in order): the cart's columns are sent
-    and converted once, not again on every line as with a join (its UUID alone cost more than
-    the line's own columns).
+    The head's columns are sent and converted once, not again on every line as with a join
+    (a cart's UUID alone cost more than the line's own columns). The head is None if
+    `head_from` finds no row.
     """
-    column, value = owner_filter(owner)
-    first_line = len(CART_FIELDS)
+    first_line = len(head_fields)
     line_order = first_line + len(LINE_FIELDS) + 1  # the line's created_at, after its fields
     rows = sql.rows(
-        f"SELECT {sql.columns(CART_FIELDS, alias='c')}, {_nulls(len(LINE_FIELDS) + 1)} "  # noqa: S608
-        f"FROM carts_cart c WHERE c.{column} = %s AND c.{ACTIVE} "
-        f"UNION ALL SELECT {_nulls(first_line)}, {LINE_COLUMNS}, i.created_at "
+        f"SELECT {sql.columns(head_fields, alias='h')}, {_nulls(len(LINE_FIELDS) + 1)} "
+        f"{head_from} UNION ALL SELECT {_nulls(first_line)}, {LINE_COLUMNS}, i.created_at "
+        f"{lines_from} ORDER BY {line_order} NULLS FIRST, {first_line + 1} NULLS FIRST",
+        params,
+        (*head_fields, *LINE_FIELDS, LINE_CREATED_AT),
+    )
+    head = rows[0][:first_line] if rows and rows[0][0] is not None else None
+    lines = [CartLine(*row[first_line:-1]) for row in rows[1 if head else 0 :]]
+    return head, lines
+
+
+def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
+    """The owner's active cart with its `lines`, in one statement."""
+    column, value = owner_filter(owner)
+    head, lines = _head_and_lines(
+        CART_FIELDS,
+        f"FROM carts_cart h WHERE h.{column} = %s AND h.{ACTIVE}",
         "FROM carts_cart c JOIN carts_cartitem i ON i.cart_id = c.id "
         "JOIN carts_product p ON p.id = i.product_id "
-        f"WHERE c.{column} = %s AND c.{ACTIVE} "
-        f"ORDER BY {line_order} NULLS FIRST, {first_line + 1} NULLS FIRST",
+        f"WHERE c.{column} = %s AND c.{ACTIVE}",
         [value, value],
-        (*CART_FIELDS, *LINE_FIELDS, LINE_CREATED_AT),
     )
-    if not rows:
+    if head is None:
         return None
-    cart = sql.instance(Cart, CART_FIELDS, rows[0][:first_line])
-    cart.lines = [CartLine(*row[first_line:-1]) for row in rows[1:]]
+    cart = sql.instance(Cart, CART_FIELDS, head)
+    cart.lines = lines
     return cart
 
 
@@ -145,16 +159,28 @@ def cart_lines_load(*, cart: Cart) -> list[CartLine]:
     return cart.lines
 
 
+def cart_lines_load_with_product(*, cart: Cart, product_id: int) -> Product | None:
+    """Read the cart's lines into `cart.lines`, as `cart_lines_load`, and return the product
+    `product_id` (None if there is none; on sale or not), in one statement: what adding a
+    line reads once the cart is locked."""
+    head, cart.lines = _head_and_lines(
+        PRODUCT_FIELDS,
+        "FROM carts_product h WHERE h.id = %s",
+        "FROM carts_cartitem i JOIN carts_product p ON p.id = i.product_id WHERE i.cart_id = %s",
+        [product_id, sql.param(Cart._meta.pk, cart.pk)],
+    )
+    return sql.instance(Product, PRODUCT_FIELDS, head) if head is not None else None
+
+
 def cart_lines(*, cart: Cart) -> list[CartLine]:
     """The cart's lines: as a service left them, or read now."""
     return cart.lines if cart.lines is not None else cart_lines_load(cart=cart)
 
 
-def product_get(*, product_id: int, for_sale: bool = False) -> Product | None:
-    condition = " AND is_active = %s" if for_sale else ""
+def product_get(*, product_id: int) -> Product | None:
     rows = sql.rows(
-        f"SELECT {sql.columns(PRODUCT_FIELDS)} FROM carts_product WHERE id = %s{condition}",  # noqa: S608
-        [product_id, True] if for_sale else [product_id],
+        f"SELECT {sql.columns(PRODUCT_FIELDS)} FROM carts_product WHERE id = %s",  # noqa: S608
+        [product_id],
         PRODUCT_FIELDS,
     )
     return sql.instance(Product, PRODUCT_FIELDS, rows[0]) if rows else None

@@ -33,6 +33,7 @@ from carts.selectors import (
     CART_FIELDS,
     CartLine,
     cart_lines_load,
+    cart_lines_load_with_product,
     cart_lock_active,
     cart_owned_by,
     owner_filter,
@@ -180,15 +181,11 @@ def _product_refresh(product: Product, *, fresh: bool) -> None:
         product.save(update_fields=[*changed, "updated_at"])
 
 
-def _sellable_product(product_id: int) -> Product:
-    if settings.PRODUCT_SERVICE_URL:
-        product = Product.objects.filter(pk=product_id).first()
-        if product is not None:
-            _product_refresh(product, fresh=False)
-            product = product if product.is_active else None
-    else:
-        product = product_get(product_id=product_id, for_sale=True)
-    if product is None:
+def _sellable_product(product: Product | None, product_id: int) -> Product:
+    """The product, brought in line with the product service if there is one, if for sale."""
+    if product is not None and settings.PRODUCT_SERVICE_URL:
+        _product_refresh(product, fresh=False)
+    if product is None or not product.is_active:
         raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
     return product
 
@@ -225,9 +222,10 @@ def cart_item_add(
     if cart is None:
         cart = _open_active_cart(owner)
         _touch(cart, **_first_item_mark(cart))
-    product = _sellable_product(product_id)
+    found = cart_lines_load_with_product(cart=cart, product_id=product_id)
+    product = _sellable_product(found, product_id)
     _check_currency(product, cart)
-    lines = cart_lines_load(cart=cart)
+    lines = cart.lines
     line = next((line for line in lines if line.product_id == product.pk), None)
     new_quantity = quantity + (line.quantity if line else 0)
     limit = settings.CART_MAX_QUANTITY_PER_LINE

@@ -38,14 +38,14 @@ def test_get_cart_makes_one_query_whatever_its_size(user_api, owner, lines):
 
 
 @pytest.mark.parametrize("lines", [1, 10, 50])
-def test_add_item_makes_four_queries_whatever_the_cart_size(user_api, owner, lines):
+def test_add_item_makes_three_queries_whatever_the_cart_size(user_api, owner, lines):
     fill_cart(owner, lines)
     new, existing = ProductFactory(), cart_get_active(owner=owner).items.first().product
     add = lambda product: user_api.post(  # noqa: E731
         "/api/v1/cart/items/", {"product_id": product.pk}, format="json"
     )
-    assert count_queries(lambda: add(new)) == 4
-    assert count_queries(lambda: add(existing)) == 4
+    assert count_queries(lambda: add(new)) == 3
+    assert count_queries(lambda: add(existing)) == 3
 
 
 @pytest.mark.parametrize("lines", [1, 10, 50])
