@@ -58,6 +58,8 @@ DATABASE_URL = (
     os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/addtocart_bench"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/8"
+# Workers per gunicorn: the environment's, else addtocart/gunicorn.conf.py's default.
+WORKERS = os.environ.get("WEB_CONCURRENCY") or "3"
 LIMIT = "100000000/min"
 
 # The service's environment: production's settings (behind one proxy, the ingress, whose
@@ -234,7 +236,7 @@ def service(**env: str):
     """gunicorn as production runs it, with `env` on top (workers, worker class...)."""
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="addtocart-bench-prometheus-")
-    workers = int(env.get("WEB_CONCURRENCY") or os.environ.get("WEB_CONCURRENCY") or 2)
+    workers = int(env.get("WEB_CONCURRENCY") or WORKERS)
     command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "addtocart/gunicorn.conf.py"]
     with (RESULTS / "service.log").open("a") as log:
         process = subprocess.Popen(
@@ -604,9 +606,7 @@ def main() -> int:
         "connections": CONNECTIONS,
         "seconds": SECONDS,
         "rounds": ROUNDS,
-        "gunicorn": "addtocart/gunicorn.conf.py, WEB_CONCURRENCY="
-        + os.environ.get("WEB_CONCURRENCY", "2")
-        + ", "
+        "gunicorn": f"addtocart/gunicorn.conf.py, WEB_CONCURRENCY={WORKERS}, "
         + os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
         "gunicorn_version": gunicorn.__version__,
         "scenarios": [],
