@@ -62,7 +62,6 @@ LINE_FIELDS = (
 LINE_COLUMNS = ", ".join(
     f"{'p' if field.model is Product else 'i'}.{field.column}" for field in LINE_FIELDS
 )
-LINE_CREATED_AT = CartItem._meta.get_field("created_at")
 PRODUCT_FIELDS = Product._meta.concrete_fields
 
 
@@ -85,21 +84,24 @@ def _head_and_lines(
     a cart's lines in order (`lines_from`, i for the line, p for its product).
 
     The head's columns are sent and converted once, not again on every line as with a join
-    (a cart's UUID alone cost more than the line's own columns). The head is None if
+    (a cart's UUID alone cost more than the line's own columns). The lines' creation time
+    orders them but is not sent: parsing it cost 2 µs a line. The head is None if
     `head_from` finds no row.
     """
     first_line = len(head_fields)
-    line_order = first_line + len(LINE_FIELDS) + 1  # the line's created_at, after its fields
+    names = [f"c{n}" for n in range(first_line + len(LINE_FIELDS) + 1)]  # the last orders
+    head = [f"h.{field.column}" for field in head_fields] + ["NULL"] * (len(LINE_FIELDS) + 1)
+    named = ", ".join(f"{column} AS {name}" for column, name in zip(head, names, strict=True))
     rows = sql.rows(
-        f"SELECT {sql.columns(head_fields, alias='h')}, {_nulls(len(LINE_FIELDS) + 1)} "
+        f"SELECT {', '.join(names[:-1])} FROM (SELECT {named} "  # noqa: S608
         f"{head_from} UNION ALL SELECT {_nulls(first_line)}, {LINE_COLUMNS}, i.created_at "
-        f"{lines_from} ORDER BY {line_order} NULLS FIRST, {first_line + 1} NULLS FIRST",
+        f"{lines_from}) u ORDER BY {names[-1]} NULLS FIRST, {names[first_line]} NULLS FIRST",
         params,
-        (*head_fields, *LINE_FIELDS, LINE_CREATED_AT),
+        (*head_fields, *LINE_FIELDS),
     )
-    head = rows[0][:first_line] if rows and rows[0][0] is not None else None
-    lines = [CartLine(*row[first_line:-1]) for row in rows[1 if head else 0 :]]
-    return head, lines
+    head_row = rows[0][:first_line] if rows and rows[0][0] is not None else None
+    lines = [CartLine(*row[first_line:]) for row in rows[1 if head_row else 0 :]]
+    return head_row, lines
 
 
 def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
