@@ -1,11 +1,11 @@
 """JSON answers encoded by orjson, byte for byte what DRF's `JSONRenderer` writes.
 
 DRF's renderer goes through `json.dumps` with its encoder class: 94 µs for the 7 KB of a
-50-line cart, against about 10 µs for orjson. What orjson does not encode itself (decimals,
-lazy translations, times, which it would write differently) goes to DRF's own encoder, so
-the output stays the same; an indented answer (`Accept: application/json; indent=4`) is
-left to DRF. One difference: a float that is not a number, which DRF refuses (an error 500),
-is written as null.
+50-line cart, 26.5 µs through this one. What orjson does not encode itself (decimals, lazy
+translations, times, which it would write differently) goes to DRF's own encoder, so the
+output stays the same; an indented answer (`Accept: application/json; indent=4`) is left to
+DRF. One difference: a float that is not a number, which DRF refuses (an error 500), is
+written as null.
 """
 
 import orjson
