@@ -58,6 +58,15 @@ def test_a_signed_in_user_is_counted_whatever_the_ip(limits, user):
 
 
 @pytest.mark.django_db
+def test_a_guest_is_counted_once_per_ip_at_the_guest_rate(limits):
+    from django_redis import get_redis_connection
+
+    limits(anon="3/min", user="1/min")
+    assert codes(APIClient(), 4) == [200, 200, 200, 429]
+    assert not get_redis_connection("default").keys("*throttle_user_*")
+
+
+@pytest.mark.django_db
 def test_the_counters_live_in_redis(limits, settings):
     from django_redis import get_redis_connection
 
