@@ -104,9 +104,56 @@ def _head_and_lines(
     return head_row, lines
 
 
-def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
-    """The owner's active cart with its `lines`, in one statement."""
-    column, value = owner_filter(owner)
+class RenderedLines(NamedTuple):
+    """A cart's lines as PostgreSQL wrote them for an answer: the JSON text of its `items`
+    array, and the totals over the lines."""
+
+    items_json: str
+    quantity: int
+    subtotal: Decimal
+
+
+# PostgreSQL SQL writing a line (i, p aliased) as `cart_representation` writes it, byte for
+# byte: compact, keys in the same order, strings escaped as orjson escapes them. Both money
+# columns have two decimals, so their text is what `_money` writes.
+_ID, _PRODUCT_ID, _SKU, _NAME, _QUANTITY, _UNIT_PRICE = LINE_COLUMNS.split(", ")
+LINE_JSON = (
+    f"""'{{"id":' || {_ID} || ',"product":{{"id":' || {_PRODUCT_ID} """
+    f"""|| ',"sku":' || to_json({_SKU}) || ',"name":' || to_json({_NAME}) """
+    f"""|| '}},"quantity":' || {_QUANTITY} || ',"unit_price":"' || {_UNIT_PRICE} """
+    f"""|| '","line_total":"' || ({_QUANTITY} * {_UNIT_PRICE}) || '"}}'"""
+)
+
+
+def _cart_get_active_rendered(column: str, value: str | int) -> Cart | None:
+    """On PostgreSQL: the cart and its lines already written as JSON, in one statement.
+
+    Turning a 50-line cart's rows into Python values, then dicts, then JSON took 390 µs of
+    Python's CPU; written by PostgreSQL, 200 µs for the whole read and answer, for 15 µs more
+    of PostgreSQL's (README, "What makes the hot paths fast").
+    """
+    rows = sql.rows(
+        f"SELECT {sql.columns(CART_FIELDS, 'h')}, l.items, l.quantity, l.subtotal "  # noqa: S608
+        "FROM carts_cart h CROSS JOIN LATERAL ("
+        f"SELECT '[' || coalesce(string_agg({LINE_JSON}, ',' "
+        "ORDER BY i.created_at, i.id), '') || ']' AS items, "
+        f"coalesce(sum({_QUANTITY}), 0) AS quantity, "
+        f"coalesce(sum({_QUANTITY} * {_UNIT_PRICE}), 0) AS subtotal "
+        "FROM carts_cartitem i JOIN carts_product p ON p.id = i.product_id "
+        f"WHERE i.cart_id = h.id) l WHERE h.{column} = %s AND h.{ACTIVE}",
+        [value],
+        CART_FIELDS,
+    )
+    if not rows:
+        return None
+    head, lines = rows[0][: len(CART_FIELDS)], rows[0][len(CART_FIELDS) :]
+    cart = sql.instance(Cart, CART_FIELDS, head)
+    cart.lines = RenderedLines(*lines)
+    return cart
+
+
+def _cart_get_active_lines(column: str, value: str | int) -> Cart | None:
+    """The cart and its `CartLine`s, in one statement, on any database."""
     head, lines = _head_and_lines(
         CART_FIELDS,
         f"FROM carts_cart h WHERE h.{column} = %s AND h.{ACTIVE}",
@@ -120,6 +167,15 @@ def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
     cart = sql.instance(Cart, CART_FIELDS, head)
     cart.lines = lines
     return cart
+
+
+def cart_get_active_with_lines(*, owner: CartOwner) -> Cart | None:
+    """The owner's active cart with its `lines`, in one statement: on PostgreSQL written as
+    the answer's JSON (`RenderedLines`), elsewhere as `CartLine`s."""
+    column, value = owner_filter(owner)
+    if connection.vendor == "postgresql":
+        return _cart_get_active_rendered(column, value)
+    return _cart_get_active_lines(column, value)
 
 
 def _nulls(count: int) -> str:
@@ -174,7 +230,7 @@ def cart_lines_load_with_product(*, cart: Cart, product_id: int) -> Product | No
     return sql.instance(Product, PRODUCT_FIELDS, head) if head is not None else None
 
 
-def cart_lines(*, cart: Cart) -> list[CartLine]:
+def cart_lines(*, cart: Cart) -> list[CartLine] | RenderedLines:
     """The cart's lines: as a service left them, or read now."""
     return cart.lines if cart.lines is not None else cart_lines_load(cart=cart)
 

@@ -162,7 +162,7 @@ def test_a_slow_prepared_statement_logs_the_sql_it_was_prepared_from(user_api, l
     settings.SLOW_QUERY_MS = 0
     assert user_api.get("/api/v1/cart/").status_code == 200
     [event] = [e for e in logs.where(logger="addtocart.db") if "carts_cart h" in e["sql"]]
-    assert "SELECT h.id AS c0, h.user_id AS c1" in event["sql"]
+    assert "SELECT h.id, h.user_id" in event["sql"]
     assert "%s" in event["sql"]
 
 

@@ -10,7 +10,7 @@ from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
-from addtocart.renderers import JSONRenderer
+from addtocart.renderers import JSONRenderer, RawJSON
 
 PAYLOAD = {
     "id": uuid.UUID("6f1c2d4e-8a9b-4c0d-9e1f-2a3b4c5d6e7f"),
@@ -54,3 +54,19 @@ def test_the_api_answers_through_it(api, db):
     response = api.get("/api/v1/products/")
     assert isinstance(response.accepted_renderer, JSONRenderer)
     assert response.content == drf(response.data)
+
+
+def test_raw_json_is_written_as_it_is():
+    data = {"items": RawJSON('[{"id":1,"name":"a\\"b"}]'), "total": "1.00"}
+    assert JSONRenderer().render(data) == b'{"items":[{"id":1,"name":"a\\"b"}],"total":"1.00"}'
+
+
+def test_raw_json_in_an_indented_answer_is_indented_too():
+    media_type = "application/json; indent=2"
+    raw = {"items": RawJSON('[{"id":1,"name":"x"}]')}
+    parsed = {"items": [{"id": 1, "name": "x"}]}
+    assert JSONRenderer().render(raw, media_type) == drf(parsed, media_type)
+
+
+def test_separators_inside_raw_json_are_escaped_too():
+    assert JSONRenderer().render([RawJSON('"a\u2028b"')]) == b'["a\\u2028b"]'
