@@ -362,16 +362,17 @@ def alternated(running: Service, scenario: Scenario, baseline: Scenario, data: D
     This machine's speed changes from one second to the next (health gave 730 and 1 677 req/s
     in two 3-second runs 20 s apart), so a ratio of two runs taken a minute apart, or even
     ten seconds apart, measures the machine as much as the service. Here each pair runs the
-    baseline, then the scenario, for PAIR_SECONDS each, PAIRS times; the ratio is the median
-    of the pairs' (a pair in which every worker was being recycled counts as one pair).
+    baseline and the scenario for PAIR_SECONDS each, PAIRS times, the baseline first in every
+    other pair; the ratio is the median of the pairs' (a pair in which every worker was being
+    recycled counts as one pair).
     """
     pools = {run.name: run.prepare(PAIRS * PAIR_SECONDS) for run in (scenario, baseline)}
     close_db()
     totals = {name: [0.0, 0.0] for name in pools}  # requests, seconds
     ratios = []
-    for _ in range(PAIRS):
+    for pair in range(PAIRS):
         rates = {}
-        for run in (baseline, scenario):
+        for run in (baseline, scenario) if pair % 2 == 0 else (scenario, baseline):
             raw = wrk(running.url, run, PAIR_SECONDS, pools[run.name], data.first_id)
             totals[run.name][0] += raw["requests"]
             totals[run.name][1] += raw["duration_us"] / 1e6
@@ -623,8 +624,8 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             f"Throughput ratios measured in alternation ({PAIRS} pairs of {PAIR_SECONDS} s "
-            "runs, baseline then scenario; the median pair's ratio; the budgets are judged on "
-            "these):",
+            "runs of the baseline and the scenario; the median pair's ratio; the budgets are "
+            "judged on these):",
             "",
             "| Scenario | Baseline | req/s | baseline req/s | ratio | pairs, lowest to highest |",
             "| --- | --- | ---: | ---: | ---: | --- |",
