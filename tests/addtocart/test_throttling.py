@@ -76,6 +76,18 @@ def test_the_counters_live_in_redis(limits, settings):
     assert keys, "the anonymous counter should be a Redis key every replica can see"
 
 
+@pytest.mark.django_db
+def test_a_windows_counter_expires_after_the_window(limits):
+    from django_redis import get_redis_connection
+
+    limits(anon="5/min")
+    codes(APIClient(), 2)
+    redis = get_redis_connection("default")
+    [key] = redis.keys("*throttle_anon_*")
+    assert int(redis.get(key)) == 2
+    assert 0 < redis.ttl(key) <= 61
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_burst_of_simultaneous_requests_gets_exactly_the_limit_through(limits, live_server):
     """DRF's read-then-write count let 12 of 36 through a limit of 10; INCR lets 10."""
