@@ -50,7 +50,7 @@ USERS = env_int("BENCH_USERS", 200)
 PRODUCTS = 500
 ADD_PRODUCTS = 50  # adds pick one of the first 50 products: carts stay under 100 lines
 LEAK_FIRST, LEAK_TOTAL = 1_000, env_int("BENCH_LEAK_REQUESTS", 20_000)
-# The throughput budgets' ratios: PAIRS pairs of PAIR_SECONDS runs, baseline then scenario.
+# The throughput budgets' ratios: PAIRS pairs of PAIR_SECONDS runs, scenario and baseline.
 PAIRS = env_int("BENCH_PAIRS", 20)
 PAIR_SECONDS = 1
 PAIRED = (
