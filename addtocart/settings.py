@@ -279,6 +279,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# Requests a process takes from a rate-limit counter at once (addtocart/throttling.py); 1 counts
+# every request in Redis.
+THROTTLE_LEASE = env_int("THROTTLE_LEASE", 10, minimum=1)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7, minimum=1)),

@@ -3,16 +3,20 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from addtocart.throttling import leases_clear
 from carts.services import CartOwner
 from tests.factories import ProductFactory, StaffFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Throttle counters and cached data live in Redis: start every test without them."""
+    """Throttle counters and cached data live in Redis, and this process's rate-limit leases
+    beside them: start every test without them."""
     cache.clear()
+    leases_clear()
     yield
     cache.clear()
+    leases_clear()
 
 
 def bearer(user) -> str:

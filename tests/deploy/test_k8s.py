@@ -236,6 +236,7 @@ def test_settings_come_from_the_configmap_and_the_secret(overlay):
         "THROTTLE_ANON",
         "THROTTLE_USER",
         "THROTTLE_LOGIN",
+        "THROTTLE_LEASE",
         "GUNICORN_GRACEFUL_TIMEOUT",
     ]:
         assert key in data, key
