@@ -2,6 +2,7 @@
 
 from datetime import UTC
 
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
@@ -305,9 +306,19 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class UserIdFilter(filters.NumberFilter):
+    """A user's id: a whole number in PostgreSQL's bigint range (NumberFilter's decimal field
+    would take 1.5)."""
+
+    field_class = forms.IntegerField
+
+    def get_max_validator(self):
+        return None  # max_value below
+
+
 class StaffCartFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=CartStatus.choices)
-    user = filters.NumberFilter(field_name="user_id")
+    user = UserIdFilter(field_name="user_id", min_value=1, max_value=2**63 - 1)
     created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -756,8 +756,15 @@ def test_staff_cart_bad_or_unknown_id_404(staff_api, carts, cart_id):
 
 @pytest.mark.parametrize(
     "query",
-    [{"status": "lost"}, {"user": "abc"}, {"created_after": "yesterday"}],
-    ids=["status", "user", "created_after"],
+    [
+        {"status": "lost"},
+        {"user": "abc"},
+        {"user": "1.5"},
+        {"user": "0"},
+        {"user": str(2**63)},
+        {"created_after": "yesterday"},
+    ],
+    ids=["status", "user", "user-fraction", "user-zero", "user-too-large", "created_after"],
 )
 def test_staff_cart_invalid_filter_400(staff_api, carts, query):
     response = staff_api.get(CARTS, query)
