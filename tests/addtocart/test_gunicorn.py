@@ -11,7 +11,7 @@ from tests.live import gunicorn
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_master_loads_the_app_and_its_views_before_forking(tmp_path):
+def test_the_master_loads_the_app_and_its_views_before_forking():
     from tests.resilience.test_faults import service_database_url
 
     with gunicorn(workers=1, DATABASE_URL=service_database_url()) as service:

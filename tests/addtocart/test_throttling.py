@@ -27,6 +27,20 @@ def codes(client: APIClient, times: int, **headers) -> list[int]:
     return [client.get(PRODUCTS, **headers).status_code for _ in range(times)]
 
 
+def anon_counter():
+    """Redis and the key of the one guest counter there."""
+    from django_redis import get_redis_connection
+
+    redis = get_redis_connection("default")
+    [key] = redis.keys("*throttle_anon_*")
+    return redis, key
+
+
+def anon_count() -> int:
+    redis, key = anon_counter()
+    return int(redis.get(key))
+
+
 @pytest.mark.django_db
 def test_without_trusted_proxies_a_forged_forwarded_for_does_not_escape_the_limit(limits):
     limits(anon="2/min")
@@ -78,12 +92,9 @@ def test_the_counters_live_in_redis(limits, settings):
 
 @pytest.mark.django_db
 def test_a_windows_counter_expires_after_the_window(limits):
-    from django_redis import get_redis_connection
-
     limits(anon="5/min")
     codes(APIClient(), 2)
-    redis = get_redis_connection("default")
-    [key] = redis.keys("*throttle_anon_*")
+    redis, key = anon_counter()
     assert int(redis.get(key)) == 2
     assert 0 < redis.ttl(key) <= 61
 
@@ -107,14 +118,6 @@ def test_a_burst_of_simultaneous_requests_gets_exactly_the_limit_through(limits,
         answers = list(pool.map(call, range(36)))
     assert answers.count(200) == 10
     assert answers.count(429) == 26
-
-
-def anon_count() -> int:
-    from django_redis import get_redis_connection
-
-    redis = get_redis_connection("default")
-    [key] = redis.keys("*throttle_anon_*")
-    return int(redis.get(key))
 
 
 @pytest.mark.django_db
@@ -178,13 +181,10 @@ def test_a_lease_left_unused_in_one_process_refuses_at_most_its_size_early(limit
 
 @pytest.mark.django_db
 def test_leases_shrink_as_the_limit_nears(limits):
-    from django_redis import get_redis_connection
-
     limits(anon="1000/min")
     client = APIClient()
     codes(client, 10)  # one lease of 10, used up
-    redis = get_redis_connection("default")
-    [key] = redis.keys("*throttle_anon_*")
+    redis, key = anon_counter()
     redis.incrby(key, 940)  # other processes' requests: 950 counted
     codes(client, 10)  # a lease of 10 sized on the count last seen (10), used up: 960
     codes(client, 1)
@@ -196,13 +196,10 @@ def test_leases_shrink_as_the_limit_nears(limits):
 
 @pytest.mark.django_db
 def test_a_lease_that_crosses_the_limit_grants_only_up_to_it(limits):
-    from django_redis import get_redis_connection
-
     limits(anon="1000/min")
     client = APIClient()
     codes(client, 10)
-    redis = get_redis_connection("default")
-    [key] = redis.keys("*throttle_anon_*")
+    redis, key = anon_counter()
     redis.incrby(key, 985)  # 995 counted; this process last saw 10 and asks for 10
     assert codes(client, 10) == [200] * 5 + [429] * 5
 
