@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
-from addtocart.logging import install_slow_query_log
+from addtocart.observability.logging import install_slow_query_log
 
 
 class AddToCartConfig(AppConfig):

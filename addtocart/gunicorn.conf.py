@@ -2,7 +2,7 @@
 
 Logs: gunicorn's own lines (start, signals, worker exits and timeouts) are JSON on stdout, in the
 service's format. Its access log is off: the service logs one "request" event per request, with
-the request id, URL pattern and user that gunicorn cannot know (README.md, "Logs").
+the request id, URL pattern and user that gunicorn cannot know (docs/operations.md, "Logs").
 
 The master loads the app before it forks the workers (preload_app, and addtocart/wsgi.py
 imports every view): a worker recycled after max_requests starts at once instead of spending
@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from addtocart.logging import JSON_FORMATTER
+from addtocart.observability.logging import JSON_FORMATTER
 
 # Prometheus: every worker writes its samples here and /metrics adds them up. Set before any
 # worker imports prometheus_client; a temporary folder when the environment names none.

@@ -1,79 +1,26 @@
 """The one settings module, configured from environment variables.
 
 Safe by default: DEBUG is off and the service refuses to start without its secrets.
-`make run` supplies generated local secrets; see README.md for every variable.
+`make run` supplies generated local secrets; docs/configuration.md lists every variable.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from addtocart.logging import JSON_FORMATTER
+from addtocart.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from addtocart.observability.logging import JSON_FORMATTER
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = env_str(name)
-    if not value:
-        return default
-    if value.lower() in {"1", "true", "yes", "on"}:
-        return True
-    if value.lower() in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, not {value!r}.")
-
-
-def env_int(name: str, default: int, minimum: int = 0) -> int:
-    value = env_str(name)
-    if not value:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-    if number < minimum:
-        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
-    return number
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
-
-
-def env_url(name: str) -> str:
-    """An http(s) base URL without its trailing slash, or "" when unset."""
-    value = env_str(name).rstrip("/")
-    if value and not value.startswith(("http://", "https://")):
-        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL.")
-    return value
-
-
-def env_secret(name: str) -> str:
-    value = env_str(name)
-    if value:
-        return value
-    if DEBUG:
-        return f"insecure-debug-only-{name.lower()}"
-    raise ImproperlyConfigured(
-        f"{name} is not set. Set it to a long random string (for example the output of "
-        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or use `make run`, "
-        "which generates local secrets for development."
-    )
-
-
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY", debug=DEBUG)
 # Old keys still accepted for signatures during a rotation (guest session ids, admin sessions).
 SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
-JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY")
+JWT_SIGNING_KEY = env_secret("JWT_SIGNING_KEY", debug=DEBUG)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from DJANGO_SECRET_KEY.")
 
@@ -117,6 +64,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "csp",
     "addtocart",
+    "accounts",
     "carts",
     "health",
     "dashboard",
@@ -124,7 +72,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    "addtocart.middleware.RequestContextMiddleware",
+    "addtocart.observability.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,7 +138,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
     )
-# The hot cart statements are prepared once per connection (carts/sql.py); off behind a
+# The hot cart statements are prepared once per connection (carts/db/runner.py); off behind a
 # pooler in transaction mode, which may run a request on a session that never prepared them.
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -256,19 +204,19 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 64 * 1024, minim
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "addtocart.authentication.CachedJWTStatelessUserAuthentication",
+        "addtocart.api.authentication.CachedJWTStatelessUserAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["addtocart.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "addtocart.pagination.PageNumberPagination",
+    "DEFAULT_RENDERER_CLASSES": ["addtocart.api.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "addtocart.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "addtocart.errors.problem_exception_handler",
+    "EXCEPTION_HANDLER": "addtocart.api.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "addtocart.throttling.AnonRateThrottle",
-        "addtocart.throttling.UserRateThrottle",
+        "addtocart.api.throttling.AnonRateThrottle",
+        "addtocart.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("THROTTLE_ANON", "300/min"),
@@ -279,7 +227,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
-# Requests a process takes from a rate-limit counter at once (addtocart/throttling.py); 1 counts
+# Requests a process takes from a rate-limit counter at once (addtocart/api/throttling.py); 1 counts
 # every request in Redis.
 THROTTLE_LEASE = env_int("THROTTLE_LEASE", 10, minimum=1)
 
@@ -307,7 +255,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"CartStatusEnum": "carts.models.CartStatus"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "addtocart.schema.add_common_problems",
+        "addtocart.api.schema.add_common_problems",
     ],
 }
 
@@ -325,7 +273,8 @@ HEALTH_CHECK_TIMEOUT_SECONDS = float(env_str("HEALTH_CHECK_TIMEOUT_SECONDS", "1"
 SERVICE_VERSION = env_str("SERVICE_VERSION", "1.0.0")
 BUSINESS_METRICS_CACHE_SECONDS = env_int("BUSINESS_METRICS_CACHE_SECONDS", 30)
 
-# Logs: JSON lines on stdout (addtocart/logging.py); README.md "Logs" lists what is logged.
+# Logs: JSON lines on stdout (addtocart/observability/logging.py); docs/operations.md, "Logs",
+# lists what is logged.
 LOG_LEVEL = env_str("LOG_LEVEL", "info").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL must be debug, info, warning or error: {LOG_LEVEL!r}")
@@ -335,8 +284,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"json": JSON_FORMATTER},
     "filters": {
-        "request_id": {"()": "addtocart.logging.RequestIdFilter"},
-        "redis_error": {"()": "addtocart.logging.RedisErrorFilter"},
+        "request_id": {"()": "addtocart.observability.logging.RequestIdFilter"},
+        "redis_error": {"()": "addtocart.observability.logging.RedisErrorFilter"},
     },
     "handlers": {
         "stdout": {

@@ -28,9 +28,10 @@ from django.utils import timezone
 
 from carts.models import Cart, CartItem, CartStatus, Product
 
-MONEY = DecimalField(max_digits=14, decimal_places=2)
+# The type of amounts computed in SQL (sums of quantity x unit price).
+MONEY_OUTPUT = DecimalField(max_digits=14, decimal_places=2)
 CENT = Decimal("0.01")
-LINE_VALUE = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=MONEY)
+LINE_VALUE = ExpressionWrapper(F("quantity") * F("unit_price"), output_field=MONEY_OUTPUT)
 
 
 @dataclass(frozen=True)

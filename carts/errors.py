@@ -1,6 +1,7 @@
-"""The cart domain's errors, each with a stable machine-readable `code`."""
+"""The cart domain's errors, each with a stable machine-readable `code`. (Errors of the other
+services it calls are in integrations/errors.py.)"""
 
-from addtocart.errors import DomainError
+from addtocart.api.problems import DomainError
 
 
 class NotFound(DomainError):
@@ -17,11 +18,6 @@ class ProductNotFound(NotFound):
 class CartItemNotFound(NotFound):
     code = "cart_item_not_found"
     title = "No such line in your cart."
-
-
-class CartNotFound(NotFound):
-    code = "cart_not_found"
-    title = "You have no active cart."
 
 
 class InsufficientStock(DomainError):
@@ -96,22 +92,3 @@ class SkuTaken(DomainError):
     status = 409
     code = "sku_taken"
     title = "Another product has this SKU."
-
-
-class PaymentRefused(DomainError):
-    status = 402
-    code = "payment_refused"
-    title = "The payment was refused."
-
-
-class ServiceUnavailable(DomainError):
-    """A service the cart depends on did not answer (timeout, connection, 5xx, circuit open)."""
-
-    status = 503
-    code = "service_unavailable"
-    title = "A service the cart depends on is not answering."
-
-
-class PaymentUnavailable(ServiceUnavailable):
-    code = "payment_unavailable"
-    title = "The payment service is not answering."

@@ -71,9 +71,6 @@ class Cart(models.Model):
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total at checkout."
     )
 
-    # Not a field: the lines as `carts.selectors.CartLine`s once a selector has read them.
-    lines = None
-
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -122,7 +119,7 @@ class Cart(models.Model):
                 name="cart_active_updated_idx",
                 condition=Q(status="active", first_item_added_at__isnull=False),
             ),
-            # Purging the other old carts (carts.services.cart_purge_old): abandoned, merged, and
+            # Purging the other old carts (carts/services/maintenance.py): abandoned, merged, and
             # never filled. An active cart leaves it with its first line, so adding to a cart
             # does not write to it.
             models.Index(

@@ -11,12 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from addtocart.authentication import CachedJWTStatelessUserAuthentication
+from addtocart.api.authentication import CachedJWTStatelessUserAuthentication
+from addtocart.api.permissions import IsStaff
+from addtocart.api.schema import problems
+from addtocart.api.serializers import MoneyField
 from carts.analytics import business_metrics
-from carts.views import IsStaff, problems
 from dashboard.periods import CUSTOM, DEFAULT_PERIOD, PRESETS, period_from_params
 
-MONEY = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": True}
 TOP_PRODUCTS = 10
 
 
@@ -30,7 +31,7 @@ class ProductFigureOutput(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField(help_text="Units in carts created in the period.")
-    revenue = serializers.DecimalField(help_text="Value of those units checked out.", **MONEY)
+    revenue = MoneyField(help_text="Value of those units checked out.")
 
 
 @extend_schema_field(SeriesPointOutput(many=True))
@@ -60,9 +61,9 @@ class BusinessMetricsOutput(serializers.Serializer):
     conversion_rate = serializers.FloatField(
         allow_null=True, help_text="checked_out / with_items; null when 0 / 0."
     )
-    average_cart_value = serializers.DecimalField(allow_null=True, **MONEY)
-    average_order_value = serializers.DecimalField(allow_null=True, **MONEY)
-    revenue = serializers.DecimalField(**MONEY)
+    average_cart_value = MoneyField(allow_null=True)
+    average_order_value = MoneyField(allow_null=True)
+    revenue = MoneyField()
     series_unit = serializers.ChoiceField(choices=["hour", "day"])
     created_series = SeriesField(help_text="Carts created per hour or day (empty ones left out).")
     checked_out_series = SeriesField(help_text="Carts checked out per hour or day.")

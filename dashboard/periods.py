@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from addtocart.errors import DomainError
+from addtocart.api.problems import DomainError
 
 PRESETS = {
     "24h": timedelta(hours=24),

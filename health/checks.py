@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from prometheus_client import REGISTRY
 
-from addtocart.metrics import RECENT_REQUESTS
+from addtocart.observability.metrics import RECENT_REQUESTS
+from health.external import external_services_status
 
 STARTED_AT = time.time()
 _cache: dict[str, tuple[float, dict]] = {}
@@ -93,12 +94,6 @@ def _redis() -> dict[str, Any]:
     }
 
 
-def _external() -> dict[str, Any]:
-    from carts.external import external_services_status
-
-    return external_services_status()
-
-
 def database() -> dict[str, Any]:
     return _cached("database", _database)
 
@@ -108,7 +103,7 @@ def redis() -> dict[str, Any]:
 
 
 def external() -> dict[str, Any]:
-    return _cached("external", _external)
+    return _cached("external", external_services_status)
 
 
 def ready() -> dict[str, Any]:

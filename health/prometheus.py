@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from carts import analytics
 from health import checks
+from integrations.http import breaker_states
 
 BREAKER_STATES = ("closed", "half_open", "open")
 
@@ -104,8 +105,6 @@ class BusinessCollector:
             "1 for the state each external service's circuit breaker is in.",
             labels=["service", "state"],
         )
-        from carts.external import breaker_states
-
         for service, state in breaker_states().items():
             for candidate in BREAKER_STATES:
                 breaker.add_metric([service, candidate], 1.0 if state == candidate else 0.0)

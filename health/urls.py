@@ -1,6 +1,6 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from health import views
+from health import prometheus, views
 
 # /api/v1/health, /api/v1/health/live, ... answer with or without a trailing slash, as the
 # operations runbook and the Kubernetes probes call them.
@@ -11,3 +11,6 @@ urlpatterns = [
         for name in ("live", "ready", "database", "redis", "external", "detailed", "metrics")
     ),
 ]
+
+# At the root of the site, where Prometheus scrapes.
+root_urlpatterns = [path("metrics", prometheus.metrics, name="prometheus-metrics")]

@@ -1,4 +1,4 @@
-"""Health endpoints for probes and on-call engineers (see docs in README, "Health")."""
+"""Health endpoints for probes and on-call engineers (docs/operations.md, "Health and metrics")."""
 
 import secrets
 
@@ -7,7 +7,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from addtocart.errors import problem_body
+from addtocart.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from health import checks
 
 
@@ -37,7 +37,7 @@ def internals(view):
                     detail="Send the health token as `Authorization: Bearer <token>`.",
                 ),
                 status=401,
-                content_type="application/problem+json",
+                content_type=PROBLEM_CONTENT_TYPE,
                 headers={"WWW-Authenticate": 'Bearer realm="health"'},
             )
         return view(request, *args, **kwargs)

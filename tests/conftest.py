@@ -3,8 +3,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from addtocart.throttling import leases_clear
-from carts.services import CartOwner
+from addtocart.api.throttling import leases_clear
+from carts.domain import CartOwner
 from tests.factories import ProductFactory, StaffFactory, UserFactory
 
 

@@ -3,7 +3,9 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
 
+from carts.domain import CartOwner
 from carts.models import Cart, CartItem, CartStatus, Product
 
 PASSWORD = "correct-horse-battery-staple"
@@ -81,3 +83,21 @@ def make_cart(
     for product, quantity in lines:
         CartItemFactory(cart=cart, product=product, quantity=quantity, unit_price=product.price)
     return cart
+
+
+# Reads the tests make of the stored carts (the service reads through carts.selectors).
+
+
+def cart_owned_by(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None) -> QuerySet[Cart]:
+    queryset = Cart.objects.all() if queryset is None else queryset
+    if owner.user_id is not None:
+        return queryset.filter(user_id=owner.user_id)
+    return queryset.filter(session_id=owner.session_token)
+
+
+def cart_get_active(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None) -> Cart | None:
+    return cart_owned_by(owner=owner, queryset=queryset).filter(status=CartStatus.ACTIVE).first()
+
+
+def cart_items_prefetch() -> Prefetch:
+    return Prefetch("items", queryset=CartItem.objects.select_related("product"))

@@ -2,7 +2,7 @@
 
 With CONN_HEALTH_CHECKS, Django checks a persistent connection before each request's first
 query by running `SELECT 1`: a round trip to PostgreSQL on every request, which cost 0.2 to
-0.5 ms of a 2 to 4 ms `GET cart/` (README, "What makes the hot paths fast"). A connection
+0.5 ms of a 2 to 4 ms `GET cart/` (docs/performance.md, "What made it fast"). A connection
 the server has closed (a restart, a crash, `pg_terminate_backend`, an idle timeout) has
 something to read: the server's termination notice, or the end of the stream. So an idle
 connection with nothing to read is taken as usable; one with something to read gets the real

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from rest_framework_simplejwt.tokens import AccessToken
 
-from addtocart.authentication import _verified
+from addtocart.api.authentication import _verified
 
 CART = "/api/v1/cart/"
 

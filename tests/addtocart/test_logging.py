@@ -21,8 +21,8 @@ from django_redis.cache import RedisCache
 from prometheus_client import REGISTRY
 from pythonjsonlogger.json import JsonFormatter
 
-from addtocart.errors import problem_exception_handler
-from addtocart.logging import REQUEST_ID
+from addtocart.api.problems import problem_exception_handler
+from addtocart.observability.logging import REQUEST_ID
 from tests.live import free_port, http_ok, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]

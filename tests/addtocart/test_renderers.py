@@ -10,7 +10,7 @@ from rest_framework import renderers
 from rest_framework.exceptions import ErrorDetail
 from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 
-from addtocart.renderers import JSONRenderer, RawJSON
+from addtocart.api.renderers import JSONRenderer, RawJSON
 
 PAYLOAD = {
     "id": uuid.UUID("6f1c2d4e-8a9b-4c0d-9e1f-2a3b4c5d6e7f"),

@@ -146,7 +146,7 @@ def test_limits_under_100_a_window_are_counted_one_by_one(limits, settings):
 @pytest.fixture
 def processes(monkeypatch):
     """Stands for several worker processes: each keeps its own leases."""
-    from addtocart import throttling
+    from addtocart.api import throttling
 
     stores: list[dict] = [{}, {}, {}]
 
@@ -205,7 +205,7 @@ def test_a_lease_that_crosses_the_limit_grants_only_up_to_it(limits):
 
 
 def test_leases_of_ended_windows_are_dropped_when_the_store_is_full(monkeypatch):
-    from addtocart import throttling
+    from addtocart.api import throttling
 
     monkeypatch.setattr(throttling, "_MAX_LEASES", 3)
     monkeypatch.setattr(throttling, "_leases", {})

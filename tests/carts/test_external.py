@@ -10,13 +10,14 @@ from django.core.cache import cache
 from django.core.management import call_command
 from prometheus_client import REGISTRY
 
-from carts import errors
-from carts.external import breaker_states, external_services_status, product_data_get
+from carts.domain import CartOwner
 from carts.models import CartStatus
-from carts.selectors import cart_get_active
-from carts.services import CartOwner
+from health.external import external_services_status
+from integrations import errors
+from integrations.http import breaker_states
+from integrations.products import product_data_get
 from tests.addtocart.test_settings import django_check
-from tests.factories import CartItemFactory, ProductFactory
+from tests.factories import CartItemFactory, ProductFactory, cart_get_active
 from tests.live import JsonService
 
 pytestmark = pytest.mark.django_db

@@ -41,11 +41,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from addtocart.errors import DomainError
-from carts import selectors, services
+from addtocart.api.problems import DomainError
+from carts import services
+from carts.api.serializers import CartOutput
+from carts.domain import CartOwner, cart_etag
 from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord, Product
-from carts.serializers import CartOutput
-from carts.services import CartOwner
+from tests.factories import cart_get_active, cart_items_prefetch
 from tests.fuzz.profiles import FUZZING, profile
 
 pytestmark = pytest.mark.slow
@@ -240,14 +241,14 @@ class CartMachine(RuleBasedStateMachine):
             return None
         if kind == "*":
             return ["*"]
-        cart = selectors.cart_get_active(owner=shopper.owner)
-        return [services.cart_etag(cart)] if kind == "current" and cart else [STALE_ETAG]
+        cart = cart_get_active(owner=shopper.owner)
+        return [cart_etag(cart)] if kind == "current" and cart else [STALE_ETAG]
 
     def _item_id(self, shopper: Shopper, line: tuple[bool, int]) -> int:
         own, index = line
         lines = CartItem.objects.order_by("pk")
         if own:
-            lines = lines.filter(cart=selectors.cart_get_active(owner=shopper.owner))
+            lines = lines.filter(cart=cart_get_active(owner=shopper.owner))
         ids = [*lines.values_list("pk", flat=True), UNKNOWN_ITEM]
         return ids[index % len(ids)]
 
@@ -435,7 +436,7 @@ class CartMachine(RuleBasedStateMachine):
         for cart_id, record in self.closed.items():
             assert now.record(cart_id) == record, "a checked-out or merged cart changed"
 
-        for cart in Cart.objects.prefetch_related(selectors.cart_items_prefetch()):
+        for cart in Cart.objects.prefetch_related(cart_items_prefetch()):
             lines = now.lines_of(cart.pk)
             body = CartOutput().to_representation(cart)
             assert body["subtotal"] == str(subtotal(lines).quantize(CENT)), (body, lines)

@@ -4,9 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from carts.selectors import cart_get_active
-from carts.services import CartOwner, cart_item_add
-from tests.factories import ProductFactory
+from carts.domain import CartOwner
+from carts.services import cart_item_add
+from tests.factories import ProductFactory, cart_get_active
 
 TRANSACTION_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 

@@ -13,10 +13,10 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from carts import errors, selectors, services
+from carts import errors, services
+from carts.domain import CartOwner, cart_etag
 from carts.models import Cart, CartItem, CartStatus, Product
-from carts.services import CartOwner, cart_etag
-from tests.factories import ProductFactory, UserFactory
+from tests.factories import ProductFactory, UserFactory, cart_get_active
 
 pytestmark = pytest.mark.django_db
 
@@ -31,15 +31,20 @@ def guest_owner() -> CartOwner:
 
 
 def add(owner: CartOwner, product: Product, quantity: int = 1, **kwargs) -> Cart:
-    return services.cart_item_add(owner=owner, product_id=product.pk, quantity=quantity, **kwargs)
+    return services.cart_item_add(
+        owner=owner, product_id=product.pk, quantity=quantity, **kwargs
+    ).cart
 
 
 def update(owner: CartOwner, item_id: int, quantity: int, **kwargs) -> Cart:
-    return services.cart_item_update(owner=owner, item_id=item_id, quantity=quantity, **kwargs)
+    return services.cart_item_update(
+        owner=owner, item_id=item_id, quantity=quantity, **kwargs
+    ).cart
 
 
 def merge(user, guest: CartOwner, **kwargs) -> Cart | None:
-    return services.cart_merge(user_id=user.pk, session_token=guest.session_token, **kwargs)
+    merged = services.cart_merge(user_id=user.pk, session_token=guest.session_token, **kwargs)
+    return merged and merged.cart
 
 
 def line_of(cart: Cart, product: Product) -> CartItem:
@@ -171,10 +176,10 @@ def test_add_captures_the_products_current_price(owner):
 
 
 CHANGES = {
-    "add": lambda owner, item: services.cart_item_add(owner=owner, product_id=item.product_id),
+    "add": lambda owner, item: services.cart_item_add(owner=owner, product_id=item.product_id).cart,
     "update": lambda owner, item: update(owner, item.pk, 5),
-    "remove": lambda owner, item: services.cart_item_remove(owner=owner, item_id=item.pk),
-    "clear": lambda owner, item: services.cart_clear(owner=owner),
+    "remove": lambda owner, item: services.cart_item_remove(owner=owner, item_id=item.pk).cart,
+    "clear": lambda owner, item: services.cart_clear(owner=owner).cart,
 }
 
 
@@ -365,10 +370,10 @@ def test_remove_deletes_only_that_line(owner, cart, item):
 
 def test_clear_removes_every_line_and_keeps_the_cart(owner, cart):
     add(owner, ProductFactory())
-    cleared = services.cart_clear(owner=owner)
+    cleared = services.cart_clear(owner=owner).cart
     assert cleared.pk == cart.pk
     assert contents(cart) == {}
-    assert selectors.cart_get_active(owner=owner).pk == cart.pk
+    assert cart_get_active(owner=owner).pk == cart.pk
 
 
 def test_clear_without_a_cart_returns_none(any_owner):
@@ -392,7 +397,7 @@ def test_checkout_takes_the_stock_and_closes_the_cart(owner):
     cart = add(owner, dear, 2)
     started = timezone.now()
 
-    done = services.cart_checkout(owner=owner)
+    done = services.cart_checkout(owner=owner).cart
 
     stored = Cart.objects.get(pk=cart.pk)
     assert done.pk == stored.pk
@@ -406,12 +411,12 @@ def test_checkout_takes_the_stock_and_closes_the_cart(owner):
         dear.pk: 0,
         bystander.pk: 5,
     }
-    assert selectors.cart_get_active(owner=owner) is None
+    assert cart_get_active(owner=owner) is None
 
 
 def test_checkout_of_a_guest_cart(guest, product):
     cart = add(guest, product, 4)
-    assert services.cart_checkout(owner=guest).total == Decimal("40.00")
+    assert services.cart_checkout(owner=guest).cart.total == Decimal("40.00")
     assert Cart.objects.get(pk=cart.pk).status == CartStatus.CHECKED_OUT
 
 
@@ -513,7 +518,7 @@ def test_merge_moves_the_guest_lines_into_the_users_cart(user, owner, guest):
     assert stored_guest_cart.status == CartStatus.MERGED
     assert stored_guest_cart.version == guest_cart.version + 1
     assert contents(guest_cart) == {theirs.pk: 3}  # kept as history
-    assert selectors.cart_get_active(owner=guest) is None
+    assert cart_get_active(owner=guest) is None
 
 
 @pytest.mark.parametrize(("mine", "theirs", "merged"), [(1, 2, 3), (2, 3, 5), (3, 4, 5)])
@@ -557,7 +562,7 @@ def test_merge_creates_the_users_cart_when_missing(user, guest, product):
 @pytest.mark.parametrize("token", [None, "", "never-issued"])
 def test_merge_without_a_guest_cart_returns_the_users_cart_unchanged(user, owner, cart, token):
     before = db_state()
-    assert services.cart_merge(user_id=user.pk, session_token=token).pk == cart.pk
+    assert services.cart_merge(user_id=user.pk, session_token=token).cart.pk == cart.pk
     assert db_state() == before
 
 
@@ -714,7 +719,7 @@ def test_a_returning_shopper_gets_the_abandoned_cart_back(owner, product, settin
     idle(cart, minutes=61)
     services.cart_abandon_idle()
 
-    resumed = services.cart_resume(owner=owner)
+    resumed = services.cart_resume(owner=owner).cart
 
     assert resumed.pk == cart.pk
     assert resumed.status == CartStatus.ACTIVE

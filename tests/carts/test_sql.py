@@ -5,9 +5,11 @@ import json
 import pytest
 from django.db import OperationalError, connection, transaction
 
-from carts import sql
+from addtocart.observability.logging import PREPARED_STATEMENTS
+from carts.db import runner as sql
+from carts.domain import CartOwner
 from carts.selectors import cart_get_active_with_lines
-from carts.services import CartOwner, cart_item_add
+from carts.services import cart_item_add
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's"
@@ -58,7 +60,7 @@ def test_a_statement_is_prepared_once_per_connection(cart_of_two, product):
         assert read(cart_of_two) == [(product.sku, 2)]
     [(name, _, executions)] = prepared_statements()
     assert executions == 3
-    assert "FROM carts_cart h" in sql.PREPARED_SQL[name]
+    assert "FROM carts_cart h" in PREPARED_STATEMENTS[name]
 
 
 def test_the_plan_kept_for_every_owner_uses_the_index_of_active_carts(cart_of_two, user):
@@ -66,7 +68,7 @@ def test_the_plan_kept_for_every_owner_uses_the_index_of_active_carts(cart_of_tw
     not use the partial index (it would plan each execution anew instead)."""
     read(cart_of_two)
     [name] = [
-        name for name, *_ in prepared_statements() if "carts_cart h" in sql.PREPARED_SQL[name]
+        name for name, *_ in prepared_statements() if "carts_cart h" in PREPARED_STATEMENTS[name]
     ]
     assert "one_active_cart_per_user" in generic_plan(name, user.pk)
 

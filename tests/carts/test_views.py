@@ -776,7 +776,7 @@ def test_reading_the_cart_brings_an_abandoned_cart_back(user_api, owner, product
     from carts.models import Cart, CartStatus
     from carts.services import cart_item_add
 
-    cart = cart_item_add(owner=owner, product_id=product.pk, quantity=2)
+    cart = cart_item_add(owner=owner, product_id=product.pk, quantity=2).cart
     Cart.objects.filter(pk=cart.pk).update(status=CartStatus.ABANDONED)
 
     body = assert_ok(user_api.get("/api/v1/cart/"))

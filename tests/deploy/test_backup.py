@@ -46,7 +46,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from carts import services
 from carts.models import Product
-from carts.services import CartOwner
+from carts.domain import CartOwner
 
 call_command("load_demo_catalog")
 products = list(Product.objects.filter(stock__gt=0).order_by("pk"))

@@ -21,14 +21,13 @@ from django.utils import timezone
 from hypothesis import settings
 from schemathesis import checks
 
-from addtocart.errors import DomainError
+from addtocart.api.problems import DomainError
 from carts import services
+from carts.domain import CartOwner
 from carts.guest_sessions import guest_session_verify
 from carts.models import Cart, CartItem, CartStatus
-from carts.selectors import cart_owned_by
-from carts.services import CartOwner
 from tests.conftest import bearer
-from tests.factories import ProductFactory, StaffFactory, UserFactory
+from tests.factories import ProductFactory, StaffFactory, UserFactory, cart_owned_by
 from tests.fuzz.profiles import FUZZ_EXAMPLES, profile
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, reset_sequences=True)]

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from carts.external import POPULAR_PRODUCTS_KEY, product_cache_warm
+from carts.services.catalog import POPULAR_PRODUCTS_KEY, product_cache_warm
 
 
 class Command(BaseCommand):

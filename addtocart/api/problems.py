@@ -18,7 +18,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-logger = logging.getLogger(__name__)
+# Named for what it logs, not for this module: the name is part of the log format operators use.
+logger = logging.getLogger("addtocart.errors")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 RETRY_AFTER_SECONDS = "5"
@@ -90,12 +91,6 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             title=exc.title,
             headers={"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None,
             **exc.extra,
-        )
-    if isinstance(exc, RequestDataTooBig):
-        return problem_response(
-            status=413,
-            code="body_too_large",
-            detail=f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
         )
     if isinstance(exc, RequestDataTooBig):
         return problem_response(

@@ -8,12 +8,12 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from addtocart.renderers import JSONRenderer
-from carts import selectors
+from addtocart.api.renderers import JSONRenderer
+from carts.db.document import cart_document, cart_read_active_rendered
+from carts.db.statements import cart_lines_read_with_product, cart_read_active
+from carts.domain import CartOwner, RenderedLines
 from carts.models import CartStatus
-from carts.selectors import cart_get_active_with_lines, cart_lines_load_with_product
-from carts.serializers import cart_representation
-from carts.services import CartOwner
+from carts.selectors import cart_get_active_with_lines
 from tests.factories import CartFactory, CartItemFactory, ProductFactory
 
 postgresql_only = pytest.mark.skipif(
@@ -36,9 +36,9 @@ def skus(lines) -> list[str]:
     return [line.sku for line in lines]
 
 
-def answer(cart) -> bytes:
+def answer(state) -> bytes:
     """The cart's answer body, as GET cart/ writes it."""
-    return JSONRenderer().render(cart_representation(cart, cart.lines, session_id=None))
+    return JSONRenderer().render(cart_document(state, session_id=None))
 
 
 def answer_skus(cart) -> list[str]:
@@ -53,7 +53,7 @@ def test_the_active_cart_comes_with_its_lines_oldest_first(user):
     cart = cart_with_lines(user, 3)
     CartFactory(user=user, status=CartStatus.ABANDONED)
     read = cart_get_active_with_lines(owner=CartOwner(user_id=user.pk))
-    assert read.pk == cart.pk
+    assert read.cart.pk == cart.pk
     assert answer_skus(read) == oldest_first(cart)
 
 
@@ -61,7 +61,7 @@ def test_an_empty_cart_comes_with_no_lines(user):
     cart = CartFactory(user=user)
     read = cart_get_active_with_lines(owner=CartOwner(user_id=user.pk))
     document = json.loads(answer(read))
-    assert (read.pk, document["items"], document["subtotal"]) == (cart.pk, [], "0.00")
+    assert (read.cart.pk, document["items"], document["subtotal"]) == (cart.pk, [], "0.00")
     assert document["total_quantity"] == 0
 
 
@@ -73,35 +73,36 @@ def test_no_active_cart_reads_as_none(user):
 
 def test_the_product_comes_with_the_carts_lines(user):
     cart, product = cart_with_lines(user, 3), ProductFactory(stock=7)
-    found = cart_lines_load_with_product(cart=cart, product_id=product.pk)
+    found, lines = cart_lines_read_with_product(cart=cart, product_id=product.pk)
     assert (found.pk, found.sku, found.stock, found.price) == (
         product.pk,
         product.sku,
         7,
         product.price,
     )
-    assert skus(cart.lines) == oldest_first(cart)
+    assert skus(lines) == oldest_first(cart)
 
 
 def test_a_product_off_sale_is_read_too(user):
     cart, product = cart_with_lines(user, 1), ProductFactory(is_active=False)
-    found = cart_lines_load_with_product(cart=cart, product_id=product.pk)
+    found, _ = cart_lines_read_with_product(cart=cart, product_id=product.pk)
     assert (found.pk, found.is_active) == (product.pk, False)
 
 
 def test_a_missing_product_reads_as_none_and_the_lines_still_come(user):
     cart = cart_with_lines(user, 2)
-    assert cart_lines_load_with_product(cart=cart, product_id=0) is None
-    assert skus(cart.lines) == oldest_first(cart)
+    found, lines = cart_lines_read_with_product(cart=cart, product_id=0)
+    assert found is None
+    assert skus(lines) == oldest_first(cart)
 
 
 def test_a_product_already_in_the_cart_is_both_the_product_and_a_line(user):
     cart = cart_with_lines(user, 2)
     item = cart.items.first()
-    found = cart_lines_load_with_product(cart=cart, product_id=item.product_id)
+    found, lines = cart_lines_read_with_product(cart=cart, product_id=item.product_id)
     assert found.pk == item.product_id
-    assert [line.id for line in cart.lines if line.product_id == found.pk] == [item.pk]
-    assert len(cart.lines) == 2
+    assert [line.id for line in lines if line.product_id == found.pk] == [item.pk]
+    assert len(lines) == 2
 
 
 NAMES = [
@@ -128,10 +129,9 @@ def owner_of_a_cart_with_every_kind_of_line(user) -> CartOwner:
 @postgresql_only
 def test_postgresql_writes_the_lines_as_the_service_writes_them(user):
     owner = owner_of_a_cart_with_every_kind_of_line(user)
-    column, value = selectors.owner_filter(owner)
-    rendered = selectors._cart_get_active_rendered(column, value)
-    assert isinstance(rendered.lines, selectors.RenderedLines)
-    in_python = selectors._cart_get_active_lines(column, value)
+    rendered = cart_read_active_rendered(owner=owner)
+    assert isinstance(rendered.lines, RenderedLines)
+    in_python = cart_read_active(owner=owner)
     assert answer(rendered) == answer(in_python)
     document = json.loads(answer(rendered))
     assert [item["product"]["name"] for item in document["items"]][: len(NAMES)] == NAMES
@@ -142,14 +142,12 @@ def test_postgresql_writes_the_lines_as_the_service_writes_them(user):
 @postgresql_only
 def test_postgresql_writes_an_empty_cart_as_the_service_does(user):
     CartFactory(user=user)
-    column, value = selectors.owner_filter(CartOwner(user_id=user.pk))
-    rendered = selectors._cart_get_active_rendered(column, value)
-    assert answer(rendered) == answer(selectors._cart_get_active_lines(column, value))
+    owner = CartOwner(user_id=user.pk)
+    assert answer(cart_read_active_rendered(owner=owner)) == answer(cart_read_active(owner=owner))
 
 
 def test_the_python_read_keeps_the_lines_order(user):
     """The read other databases use (SQLite in `make run`), here on this one."""
     cart = cart_with_lines(user, 3)
-    column, value = selectors.owner_filter(CartOwner(user_id=user.pk))
-    read = selectors._cart_get_active_lines(column, value)
+    read = cart_read_active(owner=CartOwner(user_id=user.pk))
     assert skus(read.lines) == oldest_first(cart)

@@ -36,4 +36,4 @@ class CachedJWTStatelessUserAuthentication(JWTStatelessUserAuthentication):
 class CachedJWTScheme(SimpleJWTStatelessUserScheme):
     """Its OpenAPI security scheme: simplejwt's bearer JWT."""
 
-    target_class = "addtocart.authentication.CachedJWTStatelessUserAuthentication"
+    target_class = "addtocart.api.authentication.CachedJWTStatelessUserAuthentication"

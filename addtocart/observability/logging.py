@@ -57,13 +57,17 @@ class RedisErrorFilter(logging.Filter):
         return True
 
 
+# Prepared statement name -> its SQL as written: whoever prepares a statement (the cart
+# statements, carts/db/runner.py) records it here, so the slow-query log shows the SQL and not
+# `EXECUTE <name>(...)`.
+PREPARED_STATEMENTS: dict[str, str] = {}
+
+
 def _as_written(sql: str) -> str:
-    """The SQL of a prepared statement's EXECUTE (carts/sql.py), or `sql` itself."""
+    """The SQL of a prepared statement's EXECUTE, or `sql` itself."""
     if not sql.startswith("EXECUTE "):
         return sql
-    from carts.sql import PREPARED_SQL
-
-    return PREPARED_SQL.get(sql.removeprefix("EXECUTE ").split("(", 1)[0], sql)
+    return PREPARED_STATEMENTS.get(sql.removeprefix("EXECUTE ").split("(", 1)[0], sql)
 
 
 def log_slow_query(execute, sql, params, many, context):

@@ -1,98 +1,46 @@
-"""Thin viewsets: validate the input, call one service or selector, shape the answer."""
+"""Thin viewsets: validate the input, call one service or selector, answer the cart."""
 
-from datetime import UTC
-
-from django import forms
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
-from rest_framework import mixins, permissions, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from addtocart.errors import PROBLEM_CONTENT_TYPE
+from addtocart.api.permissions import IsStaff, IsStaffOrReadOnly, is_staff
+from addtocart.api.schema import OPTIONAL_AUTH, problems
+from addtocart.api.serializers import EmptyInput
 from carts import selectors, services
-from carts.guest_sessions import guest_session_issue, guest_session_verify
-from carts.idempotency import idempotent
-from carts.models import Cart, CartStatus
-from carts.serializers import (
+from carts.api.filters import StaffCartFilter
+from carts.api.headers import (
+    CART_WRITE_PARAMS,
+    IDEMPOTENCY_PARAM,
+    IF_MATCH_PARAM,
+    MERGED_SESSION_PARAM,
+    SESSION_HEADER,
+    SESSION_PARAM,
+    etags,
+    if_match,
+)
+from carts.api.serializers import (
     CartItemAddInput,
     CartItemUpdateInput,
     CartOutput,
-    EmptyInput,
-    ProblemOutput,
+    CartProblemOutput,
     ProductInput,
     ProductSerializer,
     StaffCartOutput,
-    cart_representation,
 )
-from carts.services import CartOwner
-
-SESSION_HEADER = "X-Session-ID"
-
-
-def is_staff(request: Request) -> bool:
-    """Staff rights come from the database, never from a token claim."""
-    return bool(
-        request.user.is_authenticated
-        and get_user_model()
-        .objects.filter(pk=request.user.pk, is_staff=True, is_active=True)
-        .exists()
-    )
+from carts.db.document import cart_document
+from carts.domain import CartOwner, CartState
+from carts.guest_sessions import guest_session_issue, guest_session_verify
+from carts.idempotency import idempotent
 
 
-class IsStaff(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return is_staff(request)
-
-
-class IsStaffOrReadOnly(permissions.BasePermission):
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or is_staff(request)
-
-
-def problems(*statuses: int) -> dict:
-    """Documented error answers (429 and 503 are added to every operation by the schema hook)."""
-    return {(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(ProblemOutput) for code in statuses}
-
-
-OPTIONAL_AUTH = [{"jwtAuth": []}, {}]
-
-
-SESSION_PARAM = OpenApiParameter(
-    SESSION_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, description="A guest's session id."
-)
-IF_MATCH_PARAM = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, description="The cart's ETag."
-)
-IDEMPOTENCY_PARAM = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Retries with the same key and body within 24 hours get the first answer.",
-)
-CART_WRITE_PARAMS = [SESSION_PARAM, IF_MATCH_PARAM]
-
-
-def _etags(request: Request, header_name: str) -> list[str] | None:
-    header = request.headers.get(header_name)
-    if header is None:
-        return None
-    return [tag.strip() for tag in header.split(",") if tag.strip()]
-
-
-def _if_match(request: Request) -> list[str] | None:
-    return _etags(request, "If-Match")
+def _valid(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data if request.data is not None else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class CartViewSet(viewsets.ViewSet):
@@ -111,12 +59,10 @@ class CartViewSet(viewsets.ViewSet):
         session_id, token = guest_session_issue()
         return CartOwner(session_token=token), session_id
 
-    def _answer(self, cart: Cart | None, session_id: str, code: int = 200) -> Response:
-        lines = selectors.cart_lines(cart=cart) if cart is not None else []
-        body = cart_representation(cart, lines, session_id=session_id or None)
-        response = Response(body, status=code)
-        if cart is not None:
-            response["ETag"] = services.cart_etag(cart)
+    def _answer(self, state: CartState | None, session_id: str, code: int = 200) -> Response:
+        response = Response(cart_document(state, session_id=session_id or None), status=code)
+        if state is not None:
+            response["ETag"] = state.etag
         if session_id:
             response[SESSION_HEADER] = session_id
         return response
@@ -126,7 +72,7 @@ class CartViewSet(viewsets.ViewSet):
         owner, session_id = self._owner(request, create_session=True)
 
         def work() -> Response:
-            return self._answer(change(owner, _if_match(request)), session_id, code)
+            return self._answer(change(owner, if_match(request)), session_id, code)
 
         if not retryable:
             return work()
@@ -138,24 +84,17 @@ class CartViewSet(viewsets.ViewSet):
     )
     def retrieve(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
-        cart = selectors.cart_get_active_with_lines(owner=owner) if owner else None
-        if cart is None and owner is not None:
-            cart = services.cart_resume(owner=owner)
-        if cart is not None and services.cart_etag(cart) in (
-            _etags(request, "If-None-Match") or []
-        ):
-            return Response(
-                status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": services.cart_etag(cart)}
-            )
-        return self._answer(cart, session_id)
+        state = selectors.cart_get_active_with_lines(owner=owner) if owner else None
+        if state is None and owner is not None:
+            state = services.cart_resume(owner=owner)
+        if state is not None and state.etag in (etags(request, "If-None-Match") or []):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": state.etag})
+        return self._answer(state, session_id)
 
     @extend_schema(
         request=CartItemAddInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
-        responses={
-            201: CartOutput,
-            **problems(400, 401, 404, 409, 412, 413, 415, 422),
-        },
+        responses={201: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422)},
     )
     def add_item(self, request: Request) -> Response:
         data = _valid(CartItemAddInput, request)
@@ -194,13 +133,17 @@ class CartViewSet(viewsets.ViewSet):
     @extend_schema(parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 412)})
     def clear(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
-        cart = services.cart_clear(owner=owner, if_match=_if_match(request)) if owner else None
-        return self._answer(cart, session_id)
+        state = services.cart_clear(owner=owner, if_match=if_match(request)) if owner else None
+        return self._answer(state, session_id)
 
     @extend_schema(
         request=EmptyInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
-        responses={200: CartOutput, **problems(400, 401, 402, 409, 412, 413, 415, 422)},
+        responses={
+            200: CartOutput,
+            **problems(400, 401, 402, 412, 413, 415, 422),
+            **problems(409, output=CartProblemOutput),
+        },
     )
     def checkout(self, request: Request) -> Response:
         _valid(EmptyInput, request)
@@ -212,16 +155,7 @@ class CartViewSet(viewsets.ViewSet):
 
     @extend_schema(
         request=EmptyInput,
-        parameters=[
-            OpenApiParameter(
-                SESSION_HEADER,
-                OpenApiTypes.STR,
-                OpenApiParameter.HEADER,
-                required=True,
-                description="The session id of the guest cart to merge.",
-            ),
-            IF_MATCH_PARAM,
-        ],
+        parameters=[MERGED_SESSION_PARAM, IF_MATCH_PARAM],
         responses={200: CartOutput, **problems(400, 401, 412, 413, 415, 422)},
     )
     def merge(self, request: Request) -> Response:
@@ -230,18 +164,12 @@ class CartViewSet(viewsets.ViewSet):
             self.permission_denied(request, "Sign in to merge a guest cart into yours.")
         if not request.headers.get(SESSION_HEADER):
             raise ValidationError({SESSION_HEADER: ["Send the guest's session id."]})
-        cart = services.cart_merge(
+        state = services.cart_merge(
             user_id=int(request.user.pk),
             session_token=guest_session_verify(request.headers[SESSION_HEADER]),
-            if_match=_if_match(request),
+            if_match=if_match(request),
         )
-        return self._answer(cart, "")
-
-
-def _valid(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data if request.data is not None else {})
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+        return self._answer(state, "")
 
 
 class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -288,43 +216,6 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def destroy(self, request: Request, pk: str) -> Response:
         services.product_delete(product_id=int(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, queried in UTC: PostgreSQL refuses a UTC offset past 15:59 (a 500),
-    and a time that is outside years 1 to 9999 in UTC is invalid (a 400)."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        try:
-            return value and value.astimezone(UTC)
-        except OverflowError:
-            raise DjangoValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcIsoDateTimeField
-
-
-class UserIdFilter(filters.NumberFilter):
-    """A user's id: a whole number in PostgreSQL's bigint range (NumberFilter's decimal field
-    would take 1.5)."""
-
-    field_class = forms.IntegerField
-
-    def get_max_validator(self):
-        return None  # max_value below
-
-
-class StaffCartFilter(filters.FilterSet):
-    status = filters.ChoiceFilter(choices=CartStatus.choices)
-    user = UserIdFilter(field_name="user_id", min_value=1, max_value=2**63 - 1)
-    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-
-    class Meta:
-        model = Cart
-        fields = ["status", "user", "created_after", "created_before"]
 
 
 @extend_schema_view(

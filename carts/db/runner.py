@@ -1,4 +1,4 @@
-"""Hand-written SQL for the hottest cart statements (README, "Performance"): building and
+"""The runner of the hand-written cart statements (carts/db/statements.py): building and
 compiling them with the ORM cost more than PostgreSQL takes to answer them.
 
 Only column names taken from the models go into the SQL text; every value is a parameter,
@@ -22,11 +22,11 @@ from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection
 from django.db.models import Field, Model
 
+from addtocart.observability.logging import PREPARED_STATEMENTS
+
 # Per psycopg2 connection, the names of the statements prepared on it; None once its
 # statements must be deallocated (a schema change invalidated them, or they are gone).
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-# Statement name -> SQL as written, for the slow-query log.
-PREPARED_SQL: dict[str, str] = {}
 
 
 def _stale_plan(error: DatabaseError) -> bool:
@@ -84,7 +84,7 @@ def _prepare(sql: str) -> str:
         cursor.execute(f"PREPARE {name} AS {text}")
     names.add(name)
     _prepared[raw] = names
-    PREPARED_SQL[name] = sql
+    PREPARED_STATEMENTS[name] = sql  # for the slow-query log
     return name
 
 

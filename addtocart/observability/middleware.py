@@ -13,8 +13,8 @@ import uuid
 from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.settings import api_settings
 
-from addtocart import metrics
-from addtocart.logging import REQUEST_ID
+from addtocart.observability import metrics
+from addtocart.observability.logging import REQUEST_ID
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")

@@ -1,0 +1,40 @@
+"""Serializer parts every app's API shares: strict input, and money as the API writes it."""
+
+from rest_framework import serializers
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: no strings, floats or booleans that DRF would coerce."""
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not know, so a misspelt field is an error, not ignored."""
+
+    def to_internal_value(self, data):
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        errors = {name: ["This field is not allowed."] for name in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if not isinstance(exc.detail, dict):
+                raise
+            errors = {**exc.detail, **errors}
+        if errors:
+            raise serializers.ValidationError(errors)
+        return value
+
+
+class EmptyInput(StrictInputSerializer):
+    """Endpoints that take no body still refuse unknown fields."""
+
+
+class MoneyField(serializers.DecimalField):
+    """An amount as the API writes every amount: a string with two decimals ("14.50")."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_digits=14, decimal_places=2, coerce_to_string=True, **kwargs)

@@ -1,0 +1,144 @@
+"""Input serializers validate requests; output serializers document and shape answers. No
+rules here."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from addtocart.api.schema import ProblemOutput
+from addtocart.api.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
+from carts.db.document import cart_document
+from carts.domain import CartLine, CartState
+from carts.models import Cart, CartItem, Product
+
+
+def _validate_quantity(value: int, minimum: int) -> int:
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    if not minimum <= value <= limit:
+        raise serializers.ValidationError(f"Must be a whole number from {minimum} to {limit}.")
+    return value
+
+
+class CartItemAddInput(StrictInputSerializer):
+    product_id = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = StrictIntegerField(required=False, default=1)
+
+    def validate_quantity(self, value: int) -> int:
+        return _validate_quantity(value, minimum=1)
+
+
+class CartItemUpdateInput(StrictInputSerializer):
+    quantity = StrictIntegerField(help_text="0 removes the line.")
+
+    def validate_quantity(self, value: int) -> int:
+        return _validate_quantity(value, minimum=0)
+
+
+class ProductRefOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name"]
+
+
+class CartItemOutput(serializers.ModelSerializer):
+    product = ProductRefOutput()
+    unit_price = MoneyField()
+    line_total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CartItem
+        fields = ["id", "product", "quantity", "unit_price", "line_total"]
+
+    @extend_schema_field(MoneyField())
+    def get_line_total(self, line: CartItem) -> str:
+        return str((line.quantity * line.unit_price).quantize(Decimal("0.01")))
+
+
+# The schema of the document carts/db/document.py writes (its docstring is the API's text).
+class CartOutput(serializers.Serializer):
+    """The whole cart. `id` and the timestamps are null while the caller has no cart yet."""
+
+    id = serializers.UUIDField(allow_null=True)
+    status = serializers.ChoiceField(choices=Cart._meta.get_field("status").choices)
+    items = CartItemOutput(many=True)
+    total_quantity = serializers.IntegerField()
+    subtotal = MoneyField()
+    currency = serializers.CharField()
+    version = serializers.IntegerField(help_text="Grows by one on every change.")
+    created_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+    checked_out_at = serializers.DateTimeField(allow_null=True)
+    total = MoneyField(allow_null=True, help_text="Set at checkout.")
+    session_id = serializers.CharField(
+        allow_null=True, help_text="A guest's session id: send it back in X-Session-ID."
+    )
+
+    def to_representation(self, cart: Cart | None):
+        """A cart whose lines (`items`, products selected) are loaded, as staff list them."""
+        state = None
+        if cart is not None:
+            state = CartState(cart, [CartLine.of(line) for line in cart.items.all()])
+        return cart_document(state, session_id=self.context.get("session_id"))
+
+
+class StaffCartOutput(CartOutput):
+    user_id = serializers.IntegerField(allow_null=True)
+    guest = serializers.BooleanField()
+
+    def to_representation(self, cart: Cart):
+        return {
+            **super().to_representation(cart),
+            "session_id": None,
+            "user_id": cart.user_id,
+            "guest": cart.user_id is None,
+        }
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    """The catalog entry, as staff write it and everyone reads it."""
+
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"))
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "sku",
+            "name",
+            "price",
+            "currency",
+            "stock",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ProductInput(StrictInputSerializer, ProductSerializer):
+    stock = StrictIntegerField(min_value=0, max_value=2**31 - 1, required=False)
+
+    class Meta(ProductSerializer.Meta):
+        pass
+
+
+class CheckoutFault(serializers.Serializer):
+    item_id = serializers.IntegerField()
+    product_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    reason = serializers.ChoiceField(
+        choices=["product_unavailable", "currency_changed", "insufficient_stock", "price_changed"]
+    )
+    requested = serializers.IntegerField(required=False)
+    available = serializers.IntegerField(required=False)
+    unit_price = MoneyField(required=False)
+    current_price = MoneyField(required=False)
+    currency = serializers.CharField(required=False)
+
+
+class CartProblemOutput(ProblemOutput):
+    """A cart change's problem: checkout's 409 also lists each line at fault."""
+
+    lines = CheckoutFault(many=True, required=False, help_text="Checkout: each line at fault.")

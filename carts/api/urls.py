@@ -1,0 +1,22 @@
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from carts.api.views import CartViewSet, ProductViewSet, StaffCartViewSet
+
+router = SimpleRouter()
+router.register("products", ProductViewSet, basename="product")
+router.register("carts", StaffCartViewSet, basename="staff-cart")
+
+cart_urls = [
+    path("", CartViewSet.as_view({"get": "retrieve", "delete": "clear"}), name="cart"),
+    path("items/", CartViewSet.as_view({"post": "add_item"}), name="cart-items"),
+    path(
+        "items/<int:item_id>/",
+        CartViewSet.as_view({"patch": "update_item", "delete": "remove_item"}),
+        name="cart-item",
+    ),
+    path("checkout/", CartViewSet.as_view({"post": "checkout"}), name="cart-checkout"),
+    path("merge/", CartViewSet.as_view({"post": "merge"}), name="cart-merge"),
+]
+
+urlpatterns = [path("cart/", include(cart_urls)), *router.urls]

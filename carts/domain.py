@@ -1,0 +1,74 @@
+"""The cart's plain values: whose cart, its lines, the state a service returns, its ETag.
+
+No database access and no rules here: services, selectors and the API pass these around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from carts.models import Cart, CartItem
+
+
+@dataclass(frozen=True)
+class CartOwner:
+    """Whose cart: a signed-in user's or a guest session's (the token part of its id)."""
+
+    user_id: int | None = None
+    session_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.user_id is None) == (self.session_token is None):
+            raise ValueError("A cart owner is either a user or a guest session.")
+
+    @property
+    def key(self) -> str:
+        return f"user:{self.user_id}" if self.user_id is not None else f"guest:{self.session_token}"
+
+
+class CartLine(NamedTuple):
+    """A cart line as the API shows it, with its product's SKU and name: what cart reads and
+    answers need, without building a model instance per line."""
+
+    id: int
+    product_id: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+    @classmethod
+    def of(cls, line: CartItem) -> CartLine:
+        """From a line model whose product is loaded."""
+        product = line.product
+        return cls(line.pk, product.pk, product.sku, product.name, line.quantity, line.unit_price)
+
+
+class RenderedLines(NamedTuple):
+    """A cart's lines as PostgreSQL wrote them for an answer (carts/db/document.py): the JSON
+    text of its `items` array, and the totals over the lines."""
+
+    items_json: str
+    quantity: int
+    subtotal: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CartState:
+    """A cart and its lines, as a service left them or a selector read them: everything an
+    answer needs, with no further query."""
+
+    cart: Cart
+    lines: list[CartLine] | RenderedLines
+
+    @property
+    def etag(self) -> str:
+        return cart_etag(self.cart)
+
+
+def cart_etag(cart: Cart, *, version: int | None = None) -> str:
+    """The cart's entity tag: its id and version, so any change makes a new one."""
+    return f'"{cart.id.hex}.{cart.version if version is None else version}"'

@@ -1,0 +1,213 @@
+"""A shopper's changes to their cart. Each function runs in one transaction and returns the
+cart as it left it (`CartState`), so the answer needs no further read.
+
+Every change first locks the owner's active cart (on the hot paths with the UPDATE that bumps
+its version, carts/db/statements.py), so concurrent changes to one cart happen one after
+another and none is lost.
+"""
+
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from addtocart.observability import metrics
+from carts import errors
+from carts.db import statements
+from carts.domain import CartLine, CartOwner, CartState
+from carts.models import Cart, CartItem, CartStatus, Product
+from carts.services.catalog import product_refresh
+from carts.services.common import (
+    check_currency,
+    check_precondition,
+    check_quantity,
+    check_stock,
+    first_item_mark,
+    open_active_cart,
+    resume_abandoned_cart,
+    touch,
+)
+
+
+@transaction.atomic
+def cart_resume(*, owner: CartOwner) -> CartState | None:
+    """Give a returning shopper with no active cart their abandoned one back (or None)."""
+    cart = resume_abandoned_cart(owner)
+    return CartState(cart, statements.cart_lines_read(cart=cart)) if cart is not None else None
+
+
+def _sellable_product(product: Product | None, product_id: int) -> Product:
+    """The product, brought in line with the product service if there is one, if for sale."""
+    if product is not None and settings.PRODUCT_SERVICE_URL:
+        product_refresh(product=product, fresh=False)
+    if product is None or not product.is_active:
+        raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
+    return product
+
+
+def _line_set(lines: list[CartLine], line: CartLine) -> None:
+    """Put `line` into `lines` in place of the line with its id, or last."""
+    index = next((n for n, old in enumerate(lines) if old.id == line.id), None)
+    if index is None:
+        lines.append(line)
+    else:
+        lines[index] = line
+
+
+@transaction.atomic
+def cart_item_add(
+    *,
+    owner: CartOwner,
+    product_id: int,
+    quantity: int = 1,
+    if_match: Sequence[str] | None = None,
+) -> CartState:
+    """Add units of a product; a product already in the cart grows its line."""
+    check_quantity(quantity)
+    cart = statements.cart_lock_and_touch(owner=owner, first_item=True)
+    check_precondition(cart, if_match, touched=True)
+    if cart is None:
+        cart = open_active_cart(owner)
+        touch(cart, **first_item_mark(cart))
+    found, lines = statements.cart_lines_read_with_product(cart=cart, product_id=product_id)
+    product = _sellable_product(found, product_id)
+    check_currency(product, cart)
+    line = next((line for line in lines if line.product_id == product.pk), None)
+    new_quantity = quantity + (line.quantity if line else 0)
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    if new_quantity > limit:
+        raise errors.LineQuantityLimitReached(
+            f"A line holds at most {limit} units; this one would hold {new_quantity}.",
+            max_quantity=limit,
+        )
+    check_stock(product, new_quantity)
+    if line is None and len(lines) >= settings.CART_MAX_LINES:
+        raise errors.CartLinesLimitReached(
+            f"A cart holds at most {settings.CART_MAX_LINES} lines.",
+            max_lines=settings.CART_MAX_LINES,
+        )
+    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=new_quantity))
+    transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
+    return CartState(cart, lines)
+
+
+def _lock_cart_and_line(
+    owner: CartOwner, item_id: int, if_match: Sequence[str] | None
+) -> tuple[Cart, list[CartLine], CartLine]:
+    cart = statements.cart_lock_and_touch(owner=owner)
+    check_precondition(cart, if_match, touched=True)
+    lines = statements.cart_lines_read(cart=cart) if cart is not None else []
+    line = next((line for line in lines if line.id == item_id), None)
+    if line is None:
+        raise errors.CartItemNotFound(f"Your cart has no line {item_id}.")
+    return cart, lines, line
+
+
+@transaction.atomic
+def cart_item_update(
+    *,
+    owner: CartOwner,
+    item_id: int,
+    quantity: int,
+    if_match: Sequence[str] | None = None,
+) -> CartState:
+    """Set a line's quantity (0 removes it). The line takes the product's current price."""
+    if quantity == 0:
+        return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
+    check_quantity(quantity)
+    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    product = statements.product_read(product_id=line.product_id)
+    if settings.PRODUCT_SERVICE_URL:
+        product_refresh(product=product, fresh=False)
+    if not product.is_active:
+        raise errors.ProductUnavailable(
+            f"{product.sku} is no longer for sale; remove the line.", product_id=product.pk
+        )
+    check_currency(product, cart)
+    check_stock(product, quantity)
+    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity))
+    return CartState(cart, lines)
+
+
+@transaction.atomic
+def cart_item_remove(
+    *, owner: CartOwner, item_id: int, if_match: Sequence[str] | None = None
+) -> CartState:
+    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    CartItem.objects.filter(pk=line.id).delete()
+    lines.remove(line)
+    return CartState(cart, lines)
+
+
+@transaction.atomic
+def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> CartState | None:
+    """Remove every line. Returns None when the owner has no active cart."""
+    cart = statements.cart_lock_active(owner=owner)
+    check_precondition(cart, if_match)
+    if cart is None:
+        return None
+    cart.items.all().delete()
+    touch(cart)
+    return CartState(cart, [])
+
+
+@transaction.atomic
+def cart_merge(
+    *,
+    user_id: int,
+    session_token: str | None,
+    if_match: Sequence[str] | None = None,
+) -> CartState | None:
+    """Move a guest cart's lines into the user's cart and mark the guest cart `merged`.
+
+    Quantities of a product in both carts are summed, up to the per-line limit. The guest
+    cart keeps its lines as history. Returns the user's cart (None if neither has one).
+    """
+    user_owner = CartOwner(user_id=user_id)
+    guest_cart = (
+        statements.cart_lock_active(owner=CartOwner(session_token=session_token))
+        if session_token
+        else None
+    )
+    user_cart = statements.cart_lock_active(owner=user_owner)
+    check_precondition(user_cart, if_match)
+    if guest_cart is None:
+        if user_cart is None:
+            return None
+        return CartState(user_cart, statements.cart_lines_read(cart=user_cart))
+    guest_lines = list(guest_cart.items.select_related("product"))
+    if user_cart is None:
+        user_cart = open_active_cart(user_owner)
+    lines = {line.product_id: line for line in user_cart.items.all()}
+    new_products = {line.product_id for line in guest_lines} - lines.keys()
+    if len(lines) + len(new_products) > settings.CART_MAX_LINES:
+        raise errors.CartLinesLimitReached(
+            f"Together the carts would hold more than {settings.CART_MAX_LINES} lines.",
+            max_lines=settings.CART_MAX_LINES,
+        )
+    for guest_line in guest_lines:
+        check_currency(guest_line.product, user_cart)
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    to_create, to_update = [], []
+    for guest_line in guest_lines:
+        line = lines.get(guest_line.product_id)
+        if line is None:
+            to_create.append(
+                CartItem(
+                    cart=user_cart,
+                    product_id=guest_line.product_id,
+                    quantity=min(guest_line.quantity, limit),
+                    unit_price=guest_line.product.price,
+                )
+            )
+        else:
+            line.quantity = min(line.quantity + guest_line.quantity, limit)
+            line.unit_price = guest_line.product.price
+            line.updated_at = timezone.now()
+            to_update.append(line)
+    CartItem.objects.bulk_create(to_create)
+    CartItem.objects.bulk_update(to_update, ["quantity", "unit_price", "updated_at"])
+    touch(guest_cart, status=CartStatus.MERGED)
+    touch(user_cart, **(first_item_mark(user_cart) if guest_lines else {}))
+    return CartState(user_cart, statements.cart_lines_read(cart=user_cart))

@@ -1,0 +1,111 @@
+"""What several cart services do: the checks every change makes, touching a cart, opening one.
+
+Every change to a cart first locks the owner's active cart row (carts/db/statements.py says
+how), so concurrent changes to one cart happen one after another and none is lost.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from addtocart.observability import metrics
+from carts import errors
+from carts.db import statements
+from carts.domain import CartOwner, cart_etag
+from carts.models import Cart, CartStatus, Product
+
+
+def check_precondition(
+    cart: Cart | None, if_match: Sequence[str] | None, *, touched: bool = False
+) -> None:
+    """`If-Match` against the cart as the caller could have read it: before this request's
+    own touch when `touched` (see `statements.cart_lock_and_touch`)."""
+    if if_match is None:
+        return
+    current = cart and cart_etag(cart, version=cart.version - touched)
+    if current is None or ("*" not in if_match and current not in if_match):
+        raise errors.PreconditionFailed(
+            "Your copy of the cart is out of date: read it again and retry.",
+            **({"current_etag": current} if current else {}),
+        )
+
+
+def check_quantity(quantity: int) -> None:
+    limit = settings.CART_MAX_QUANTITY_PER_LINE
+    if not 1 <= quantity <= limit:
+        raise errors.LineQuantityLimitReached(
+            f"A line holds from 1 to {limit} units.", max_quantity=limit
+        )
+
+
+def check_currency(product: Product, cart: Cart) -> None:
+    if product.currency != cart.currency:
+        raise errors.CurrencyMismatch(
+            f"{product.sku} is priced in {product.currency}, the cart in {cart.currency}.",
+            product_id=product.pk,
+        )
+
+
+def check_stock(product: Product, quantity: int) -> None:
+    if quantity > product.stock:
+        raise errors.InsufficientStock(
+            f"Only {product.stock} of {product.sku} left.",
+            product_id=product.pk,
+            available=product.stock,
+        )
+
+
+def touch(cart: Cart, **changes: Any) -> None:
+    """Save `changes` to the cart with a new version and last activity."""
+    for field, value in changes.items():
+        setattr(cart, field, value)
+    cart.version += 1
+    cart.updated_at = timezone.now()
+    cart.save(update_fields=["version", "updated_at", *changes])
+
+
+def first_item_mark(cart: Cart) -> dict[str, Any]:
+    """Remember when a cart first held a line: the metrics count carts that ever did."""
+    return {} if cart.first_item_added_at else {"first_item_added_at": timezone.now()}
+
+
+def resume_abandoned_cart(owner: CartOwner) -> Cart | None:
+    """A shopper who comes back gets their latest abandoned cart back, active again."""
+    cart = statements.cart_lock_latest_abandoned(owner=owner)
+    if cart is None:
+        return None
+    try:
+        with transaction.atomic():
+            touch(cart, status=CartStatus.ACTIVE)
+    except IntegrityError:
+        # A concurrent request opened an active cart first.
+        return statements.cart_lock_active(owner=owner)
+    return cart
+
+
+def open_active_cart(owner: CartOwner) -> Cart:
+    """Resume the owner's abandoned cart or create one; or lock the one a concurrent
+    request just opened."""
+    if (
+        owner.user_id is not None
+        and not get_user_model().objects.filter(pk=owner.user_id, is_active=True).exists()
+    ):
+        raise errors.NotSignedIn("Your account no longer exists or is inactive.")
+    resumed = resume_abandoned_cart(owner)
+    if resumed is not None:
+        return resumed
+    try:
+        with transaction.atomic():
+            cart = Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
+        kind = "user" if owner.user_id is not None else "guest"
+        transaction.on_commit(metrics.CARTS_CREATED.labels(owner=kind).inc)
+        return cart
+    except IntegrityError:
+        cart = statements.cart_lock_active(owner=owner)
+        if cart is None:
+            raise
+        return cart
