@@ -19,6 +19,6 @@ if ! redis_up && command -v redis-server >/dev/null; then
   for _ in $(seq 30); do redis_up && break; sleep 1; done
 fi
 
-pg_up || { echo "PostgreSQL does not answer on 127.0.0.1:5432 (see README, 'Tests')." >&2; exit 1; }
-redis_up || { echo "Redis does not answer on 127.0.0.1:6379 (see README, 'Tests')." >&2; exit 1; }
+pg_up || { echo "PostgreSQL does not answer on 127.0.0.1:5432 (see README.md, \"Test it\")." >&2; exit 1; }
+redis_up || { echo "Redis does not answer on 127.0.0.1:6379 (see README.md, \"Test it\")." >&2; exit 1; }
 echo "PostgreSQL and Redis are up."

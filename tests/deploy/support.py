@@ -36,24 +36,24 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def exposed_metrics() -> set[str]:
-    """The metrics README.md's "Health and metrics" table documents, each checked to be made
-    by health/prometheus.py or addtocart/metrics.py (the business gauges are named there
-    without their `addtocart_` prefix)."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Health and metrics", 1)[1].split("\n## ", 1)[0]
+    """The metrics the runbook's metrics table documents (docs/operations.md, "Metrics"), each
+    checked to be made by health/prometheus.py or addtocart/observability/metrics.py (the
+    business gauges are named there without their `addtocart_` prefix)."""
+    runbook = (ROOT / "docs" / "operations.md").read_text()
+    section = re.split(r"\n#{1,3} ", runbook.split("\n### Metrics\n", 1)[1], maxsplit=1)[0]
     names = set()
     for line in section.splitlines():
         if line.startswith("| `"):
             names |= set(re.findall(r"`([a-z0-9_:]+)`", line.split("|")[1]))
     source = (ROOT / "health" / "prometheus.py").read_text() + (
-        ROOT / "addtocart" / "metrics.py"
+        ROOT / "addtocart" / "observability" / "metrics.py"
     ).read_text()
     missing = {
         name
         for name in names
         if f'"{name}"' not in source and f'"{name.removeprefix("addtocart_")}"' not in source
     }
-    assert not missing, f"documented in README.md but not found in the code: {missing}"
+    assert not missing, f"documented in docs/operations.md but not found in the code: {missing}"
     assert "http_requests_total" in names
     return names
 

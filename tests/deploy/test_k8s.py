@@ -1,6 +1,6 @@
 """The Kubernetes manifests: each overlay renders with kubectl's kustomize, every object is
-valid for a current Kubernetes (strict schemas, offline), and the promises of README.md's
-"Deployment" section hold in what is rendered."""
+valid for a current Kubernetes (strict schemas, offline), and the promises of
+docs/deployment.md, "Kubernetes", hold in what is rendered."""
 
 import base64
 import functools
@@ -248,7 +248,7 @@ def test_settings_come_from_the_configmap_and_the_secret(overlay):
 def test_prod_trusts_one_proxy_and_has_no_secret_in_the_repository():
     assert configmap("prod")["data"]["TRUSTED_PROXIES"] == "1"
     assert objects("prod", "Secret") == []
-    # Every pod names the Secret that is created by hand, as README.md says.
+    # Every pod names the Secret that is created by hand (docs/deployment.md, "Secrets").
     for name, spec in pod_specs("prod").items():
         for container in spec["containers"]:
             assert {secret for secret, _ in secret_refs(container).values()} == {
@@ -452,7 +452,7 @@ def test_dev_runs_its_own_postgres_and_redis_with_small_resources():
     (redis,) = statefulsets["redis"]["spec"]["template"]["spec"]["containers"]
     command = redis["command"]
     assert command[command.index("--maxmemory") + 1] == "100mb"
-    # README.md, "Deployment": nearly every key we write has a TTL, so volatile-lru would
+    # docs/deployment.md, "Redis": nearly every key we write has a TTL, so volatile-lru would
     # evict rate-limit counters and breaker counts: nothing may be evicted.
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert all(
