@@ -4,6 +4,7 @@ Used by the settings module and by the benchmark; it imports nothing of the serv
 """
 
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -60,3 +61,16 @@ def env_secret(name: str, *, debug: bool) -> str:
         "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or use `make run`, "
         "which generates local secrets for development."
     )
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as DRF reads it, `<requests>/<period>` with a period of s, m, h or d (or a
+    word starting so: `600/min`). DRF would only fail on a malformed one at its first use, and
+    every request it governs would fail with it."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"\d+/[smhd][a-z]*", value):
+        raise ImproperlyConfigured(
+            f"{name} must be a number of requests per s, min, hour or day, e.g. 600/min, "
+            f"not {value!r}."
+        )
+    return value

@@ -10,7 +10,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from addtocart.env import env_bool, env_int, env_list, env_secret, env_str, env_url
+from addtocart.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_url
 from addtocart.observability.logging import JSON_FORMATTER
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -219,9 +219,9 @@ REST_FRAMEWORK = {
         "addtocart.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env_str("THROTTLE_ANON", "300/min"),
-        "user": env_str("THROTTLE_USER", "600/min"),
-        "login": env_str("THROTTLE_LOGIN", "10/min"),
+        "anon": env_rate("THROTTLE_ANON", "300/min"),
+        "user": env_rate("THROTTLE_USER", "600/min"),
+        "login": env_rate("THROTTLE_LOGIN", "10/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -277,7 +277,9 @@ BUSINESS_METRICS_CACHE_SECONDS = env_int("BUSINESS_METRICS_CACHE_SECONDS", 30)
 # lists what is logged.
 LOG_LEVEL = env_str("LOG_LEVEL", "info").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-    raise ImproperlyConfigured(f"LOG_LEVEL must be debug, info, warning or error: {LOG_LEVEL!r}")
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be debug, info, warning, error or critical: {LOG_LEVEL!r}"
+    )
 SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
 LOGGING = {
     "version": 1,

@@ -55,7 +55,10 @@ def test_starts_with_both_secrets_and_debug_off():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize(("name", "value"), [("DEBUG", "maybe"), ("CART_MAX_LINES", "lots")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DEBUG", "maybe"), ("CART_MAX_LINES", "lots"), ("THROTTLE_USER", "600 per minute")],
+)
 def test_refuses_malformed_values(name, value):
     result = django_check(DJANGO_SECRET_KEY="s1", JWT_SIGNING_KEY="s2", **{name: value})
     assert result.returncode != 0
