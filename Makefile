@@ -11,7 +11,8 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 LINT_ENV := DJANGO_SECRET_KEY=lint-only JWT_SIGNING_KEY=lint-only-jwt DATABASE_URL=sqlite:///:memory: \
 	ALLOWED_HOSTS=localhost
 
-.PHONY: run test fuzz lint audit format install install-dev services static clean bench bench-workers
+.PHONY: run test fuzz lint audit format install install-dev services static clean bench bench-workers \
+	bench-profile bench-recycling
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,10 +51,21 @@ static: install
 services:
 	scripts/ensure-services.sh
 
-## Load the service as production runs it (gunicorn, PostgreSQL, Redis) with wrk; see README.
+## Load the service as production runs it (gunicorn, PostgreSQL, Redis) with wrk, beside bare
+## Django + DRF baselines, and check the budgets; see docs/performance.md.
 bench: install-dev services
 	scripts/ensure-debian-packages.sh wrk=wrk
 	$(PY) -m bench.run
+
+## Only the profile: where add-to-cart's and GET cart/'s time goes in a worker (py-spy).
+bench-profile: install-dev services
+	scripts/ensure-debian-packages.sh wrk=wrk
+	$(PY) -m bench.run profile
+
+## Only worker recycling: max_requests 5 000, off and 50 000, alternated.
+bench-recycling: install-dev services
+	scripts/ensure-debian-packages.sh wrk=wrk
+	$(PY) -m bench.run recycling
 
 ## Only the gunicorn worker-class comparison: sync vs gthread.
 bench-workers: install-dev services
@@ -63,6 +75,7 @@ bench-workers: install-dev services
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(LINT_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(LINT_ENV) $(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 

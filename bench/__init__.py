@@ -1,5 +1,10 @@
-"""Benchmarks: `make bench` (run.py, its seeding, load scripts in lua/ and a Django app with the
-baselines) and data_scale.py (business metrics and retention at scale).
+"""Benchmarks (docs/performance.md).
+
+`make bench` is run.py: seeding in seed.py, load scripts in lua/, the in-stack baselines and
+the SQL counter in settings.py, urls.py, views.py and middleware.py, the bare baselines (a
+Django + DRF project of their own) in bare/, the profile's sums in profiling.py, and
+harness.py, which starts gunicorn for the benchmark and for the tests (tests/live.py).
+data_scale.py times the business metrics and the purge at scale.
 
 Never installed in production: only `bench.settings` adds the app and its routes.
 """

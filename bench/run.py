@@ -1,40 +1,58 @@
-"""`make bench`: load the service as production runs it and check the issue's budgets.
+"""`make bench`: load the service as production runs it, beside bare baselines, and check the
+budgets (docs/performance.md).
 
-It recreates the benchmark database and Redis database, migrates, seeds, and starts gunicorn
-with addtocart/gunicorn.conf.py and `bench.settings` (the service plus the write baseline and
-a per-request SQL counter). Each scenario then gets its data, a warm-up, and measured wrk
-runs at fixed concurrency: BENCH_ROUNDS rounds that take every scenario in turn, so that each
-ratio compares runs a minute apart at most, under the same load of a shared machine, and the
-report gives the median of the rounds. A memory-leak phase follows with one worker, and with
-BENCH_WORKERS=1 (or `python -m bench.run workers` alone) a sync vs gthread comparison.
-Results go to bench-results/<time>.md and .json; budgets print as PASS/FAIL lines.
+It recreates the benchmark database and Redis database, migrates and seeds, then starts two
+gunicorns with the same settings (addtocart/gunicorn.conf.py's, read under this environment),
+both up at once:
+
+- the service, with `bench.settings`: production's settings plus the in-stack baselines
+  (`health`, and `write` in bench/views.py) and a per-request SQL counter;
+- the bare baselines (bench/bare/): Django + DRF with no middleware but that counter, a DRF
+  write (`bare_write`: a primary-key SELECT and an UPDATE in a transaction) and a plain
+  `JsonResponse` (`bare_json`).
+
+Each scenario gets its data, a warm-up and measured wrk runs at fixed concurrency, in
+BENCH_ROUNDS rounds that take every scenario in turn (the report gives the median of the
+rounds). The budgets' ratios come from runs in alternation: BENCH_PAIRS groups of 1-second
+runs of the scenario, its bare baseline and its in-stack baseline, the order rotating; each
+ratio is the median of the groups'. Then a leak check with one worker, and a profile: one
+worker, one connection, py-spy sampling the worker, the time of add and `GET cart/` summed
+into the stack's parts (bench/profiling.py).
+
+    python -m bench.run              the whole benchmark (make bench)
+    python -m bench.run profile      only the profile (make bench-profile)
+    python -m bench.run recycling    worker recycling on, off, larger (make bench-recycling)
+    python -m bench.run workers      sync vs gthread, 2 to 5 workers (make bench-workers)
+
+Results go to bench-results/<time>[-mode].md and .json; budgets print as PASS/FAIL lines.
 """
 
 import contextlib
 import http.client
+import itertools
 import json
 import math
 import os
 import random
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import harness, profiling
+
+ROOT = harness.ROOT
 RESULTS = ROOT / "bench-results"
 POOLS = RESULTS / "pools"
+PROFILES = RESULTS / "profile"  # py-spy's samples, one file per scenario (flamegraph.pl reads them)
 
 
 def env_int(name: str, default: int) -> int:
@@ -49,26 +67,45 @@ THREADS = 2
 USERS = env_int("BENCH_USERS", 200)
 PRODUCTS = 500
 ADD_PRODUCTS = 50  # adds pick one of the first 50 products: carts stay under 100 lines
-LEAK_FIRST, LEAK_TOTAL = 1_000, env_int("BENCH_LEAK_REQUESTS", 20_000)
-# The throughput budgets' ratios: PAIRS pairs of PAIR_SECONDS runs, scenario and baseline.
+# The leak check's first reading comes once the worker's window of recent requests (10 000,
+# addtocart/observability/metrics.py) is full: its growth up to there is by design.
+LEAK_FIRST = 10_000
+LEAK_TOTAL = LEAK_FIRST + env_int("BENCH_LEAK_REQUESTS", 20_000)
+# The budgets' ratios: PAIRS groups of PAIR_SECONDS runs of a scenario and its two baselines.
 PAIRS = env_int("BENCH_PAIRS", 20)
 PAIR_SECONDS = 1
-PAIRED = (
-    ("add_user", "write"),
-    ("get_cart_1", "health"),
-    ("get_cart_10", "health"),
-    ("get_cart_50", "health"),
+JUDGED = ("add_user", "get_cart_1", "get_cart_10", "get_cart_50")
+# The baselines of each kind of request: (bare, in-stack).
+BASELINES = {"read": ("bare_json", "health"), "write": ("bare_write", "write")}
+PROFILED = (
+    "add_user",
+    "get_cart_1",
+    "get_cart_10",
+    "get_cart_50",
+    "write",
+    "health",
+    "bare_write",
+    "bare_json",
 )
+PROFILE_SECONDS = env_int("BENCH_PROFILE_SECONDS", 8)
+PROFILE_RATE = env_int("BENCH_PROFILE_RATE", 500)  # py-spy's samples per second
+RECYCLING = {  # label: GUNICORN_MAX_REQUESTS, GUNICORN_MAX_REQUESTS_JITTER
+    "5000 (+500)": ("5000", "500"),
+    "off": ("0", "0"),
+    "50000 (+5000)": ("50000", "5000"),
+}
+RECYCLING_ROUNDS = env_int("BENCH_RECYCLING_ROUNDS", 8)
+RECYCLED = ("get_cart_10", "add_user")
 STRICT = os.environ.get("BENCH_STRICT") == "1"
-# A comma-separated subset of scenario names, for quick iterations (no leak check and no
-# budgets then).
+# A comma-separated subset of scenario names, for quick iterations (no leak check, no budgets
+# and no profile then, unless BENCH_PROFILE=1). Alternation takes a chosen scenario's
+# baselines along.
 ONLY = [name for name in os.environ.get("BENCH_SCENARIOS", "").split(",") if name]
+PROFILE = os.environ.get("BENCH_PROFILE", "0" if ONLY else "1") == "1"
 DATABASE_URL = (
     os.environ.get("BENCH_DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/addtocart_bench"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/8"
-# Workers per gunicorn: the environment's, else addtocart/gunicorn.conf.py's default.
-WORKERS = os.environ.get("WEB_CONCURRENCY") or "3"
 LIMIT = "100000000/min"
 
 # The service's environment: production's settings (behind one proxy, the ingress, whose
@@ -94,6 +131,14 @@ SERVICE_ENV = {
     "PRODUCT_SERVICE_URL": "",
     "PAYMENT_SERVICE_URL": "",
     "AUTH_SERVICE_URL": "",
+}
+# The bare baselines' (bench/bare/settings.py): the same database and kept connections.
+BARE_ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.bare.settings",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DATABASE_URL": DATABASE_URL,
+    "CONN_MAX_AGE": "60",
+    "DJANGO_SECRET_KEY": SERVICE_ENV["DJANGO_SECRET_KEY"],
 }
 
 
@@ -193,94 +238,48 @@ class Data:
         return self.seed.write_pool(POOLS / "delete.txt", pool, shuffle=True)
 
 
-# -- The service -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def worker_pids(master: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
-                pids.append(int(stat.parent.name))
-    return sorted(pids)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@dataclass
-class Service:
-    process: subprocess.Popen
-    url: str
-
-    def memory(self) -> dict[int, float]:
-        """RSS in MB of each gunicorn worker, by pid."""
-        return {pid: round(rss_mb(pid), 1) for pid in worker_pids(self.process.pid)}
-
-
-def answers(url: str) -> bool:
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
-    try:
-        connection.request("GET", parts.path)
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+# -- The servers -----------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def service(**env: str):
-    """gunicorn as production runs it, with `env` on top (workers, worker class...)."""
-    port = free_port()
+def service(**env: str) -> Iterator[harness.Gunicorn]:
+    """The service under gunicorn as production runs it, with `env` on top."""
     metrics_dir = tempfile.mkdtemp(prefix="addtocart-bench-prometheus-")
-    workers = int(env.get("WEB_CONCURRENCY") or WORKERS)
-    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "addtocart/gunicorn.conf.py"]
-    with (RESULTS / "service.log").open("a") as log:
-        process = subprocess.Popen(
-            [*command, "addtocart.wsgi"],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                **SERVICE_ENV,
-                "PORT": str(port),
-                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-                **env,
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    running = Service(process, f"http://127.0.0.1:{port}")
+    full = {**os.environ, **SERVICE_ENV, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
+    workers = harness.config_settings(full)["workers"]
     try:
-        deadline = time.monotonic() + 60
-        while not (
-            answers(f"{running.url}/api/v1/health/live")
-            and len(worker_pids(process.pid)) == workers
-        ):
-            if time.monotonic() > deadline or process.poll() is not None:
-                sys.exit("gunicorn did not start; see bench-results/service.log")
-            time.sleep(0.2)
-        yield running
+        with harness.gunicorn(full, RESULTS / "service.log", workers=workers) as running:
+            yield running
+    except harness.NotReady as error:
+        sys.exit(f"{error}; see bench-results/service.log")
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def bare(settings: dict, **env: str) -> Iterator[harness.Gunicorn]:
+    """The bare baselines under gunicorn with the service's gunicorn `settings`."""
+    full = {**os.environ, **BARE_ENV, "BENCH_GUNICORN_SETTINGS": json.dumps(settings), **env}
+    try:
+        with harness.gunicorn(
+            full,
+            RESULTS / "bare.log",
+            app="bench.bare.wsgi",
+            config="bench/bare/gunicorn.conf.py",
+            ready="/bench/json/",
+            workers=settings["workers"],
+        ) as running:
+            yield running
+    except harness.NotReady as error:
+        sys.exit(f"{error}; see bench-results/bare.log")
+
+
+@contextlib.contextmanager
+def servers(**env: str) -> Iterator[dict]:
+    """The service and the bare baselines, both up, with the same gunicorn settings."""
+    settings = harness.config_settings({**os.environ, **SERVICE_ENV, **env})
+    with service(**env) as running, bare(settings) as baselines:
+        yield {"service": running, "bare": baselines, "settings": settings}
 
 
 # -- Load ------------------------------------------------------------------------------
@@ -297,10 +296,18 @@ class Scenario:
     warm_up: bool = True
     min_seconds: int = 0
     in_rounds: bool = True  # False: measured once, after the rounds
+    server: str = "service"  # or "bare"
+    kind: str = "write"  # which baselines it is compared with: "read" or "write"
 
 
-def wrk(url: str, scenario: Scenario, seconds: float, pool: Path | None, first_id: int) -> dict:
-    connections = CONNECTIONS
+def wrk(
+    url: str,
+    scenario: Scenario,
+    seconds: float,
+    pool: Path | None,
+    first_id: int,
+    connections: int = CONNECTIONS,
+) -> dict:
     threads = connections if scenario.one_connection_per_thread else min(THREADS, connections)
     env = {
         **os.environ,
@@ -326,28 +333,39 @@ def wrk(url: str, scenario: Scenario, seconds: float, pool: Path | None, first_i
     sys.exit(f"wrk failed on {scenario.name}:\n{finished.stdout}\n{finished.stderr}")
 
 
-def measure(running: Service, scenario: Scenario, data: Data, warm_up: bool = True) -> dict:
-    """Warm up, then measure. The data is prepared afresh before each of the two runs."""
-    measured = max(SECONDS, scenario.min_seconds)
-    for seconds in (WARMUP, measured) if warm_up and scenario.warm_up else (measured,):
-        pool = scenario.prepare(seconds)
-        close_db()
-        raw = wrk(running.url, scenario, seconds, pool, data.first_id)
+def summary(scenario: Scenario, raw: dict) -> dict:
     duration = raw["duration_us"] / 1e6
     errors = raw["non2xx"] + raw["connect"] + raw["read"] + raw["write"] + raw["timeout"]
     row = {
         "scenario": scenario.name,
         "title": scenario.title,
+        "server": scenario.server,
+        "kind": scenario.kind,
         "requests": int(raw["requests"]),
         "rps": round(raw["requests"] / duration, 1),
+        "mean_ms": round(raw["mean_us"] / 1000, 2),
         "p50_ms": round(raw["p50_us"] / 1000, 2),
         "p95_ms": round(raw["p95_us"] / 1000, 2),
         "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "p999_ms": round(raw["p999_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
         "errors": int(errors),
         "sql_per_request": round(raw["queries"] / raw["counted"], 2) if raw["counted"] else None,
     }
     if scenario.one_connection_per_thread:
         row["paths_per_s"] = round(raw["paths"] / duration, 2)
+    return row
+
+
+def measure(running: dict, scenario: Scenario, data: Data, warm_up: bool = True) -> dict:
+    """Warm up, then measure. The data is prepared afresh before each of the two runs."""
+    measured = max(SECONDS, scenario.min_seconds)
+    url = running[scenario.server].url
+    for seconds in (WARMUP, measured) if warm_up and scenario.warm_up else (measured,):
+        pool = scenario.prepare(seconds)
+        close_db()
+        raw = wrk(url, scenario, seconds, pool, data.first_id)
+    row = summary(scenario, raw)
     print(
         f"  {scenario.name:<14} {row['rps']:>8} req/s  p99 {row['p99_ms']:>8} ms  "
         f"errors {row['errors']}  SQL/req {row['sql_per_request']}",
@@ -356,40 +374,82 @@ def measure(running: Service, scenario: Scenario, data: Data, warm_up: bool = Tr
     return row
 
 
-def alternated(running: Service, scenario: Scenario, baseline: Scenario, data: Data) -> dict:
-    """The throughput of `scenario` over `baseline`'s, from runs that alternate with it.
+def alternated(running: dict, scenario: Scenario, by_name: dict, data: Data) -> dict:
+    """`scenario` against its bare and its in-stack baseline, from runs in alternation.
 
     This machine's speed changes from one second to the next (health gave 730 and 1 677 req/s
-    in two 3-second runs 20 s apart), so a ratio of two runs taken a minute apart, or even
-    ten seconds apart, measures the machine as much as the service. Here each pair runs the
-    baseline and the scenario for PAIR_SECONDS each, PAIRS times, the baseline first in every
-    other pair; the ratio is the median of the pairs' (a pair in which every worker was being
-    recycled counts as one pair).
+    in two 3-second runs 20 s apart), so a ratio of two runs a minute apart, or even ten
+    seconds apart, measures the machine as much as the service. Here each group runs the
+    scenario and both baselines for PAIR_SECONDS each, PAIRS times, in each of the six orders
+    in turn; each ratio (of throughput, of p99) is the median of the groups' ratios.
     """
-    pools = {run.name: run.prepare(PAIRS * PAIR_SECONDS) for run in (scenario, baseline)}
+    bare_name, stack_name = BASELINES[scenario.kind]
+    runs = (scenario, by_name[bare_name], by_name[stack_name])
+    pools = {run.name: run.prepare(PAIRS * PAIR_SECONDS) for run in runs}
     close_db()
-    totals = {name: [0.0, 0.0] for name in pools}  # requests, seconds
-    ratios = []
-    for pair in range(PAIRS):
-        rates = {}
-        for run in (baseline, scenario) if pair % 2 == 0 else (scenario, baseline):
-            raw = wrk(running.url, run, PAIR_SECONDS, pools[run.name], data.first_id)
+    orders = list(itertools.permutations(runs))
+    totals = {run.name: [0.0, 0.0] for run in runs}  # requests, seconds
+    groups = []
+    for group in range(PAIRS):
+        rows = {}
+        for run in orders[group % len(orders)]:
+            url = running[run.server].url
+            if run is scenario and scenario.kind == "write":
+                # Fresh carts for every run, as in the rounds: carts that grew over all the
+                # groups would make a later add dearer than an earlier one.
+                pools[run.name] = run.prepare(PAIR_SECONDS)
+                close_db()
+            raw = wrk(url, run, PAIR_SECONDS, pools[run.name], data.first_id)
             totals[run.name][0] += raw["requests"]
             totals[run.name][1] += raw["duration_us"] / 1e6
-            rates[run.name] = raw["requests"] / (raw["duration_us"] / 1e6)
-        ratios.append(round(rates[scenario.name] / rates[baseline.name], 3))
-    scenario_rps, baseline_rps = (totals[name][0] / totals[name][1] for name in pools)
+            rows[run.name] = summary(run, raw)
+        groups.append(rows)
+
+    def median_ratio(key: str, name: str, base: str) -> float:
+        return round(statistics.median(g[name][key] / g[base][key] for g in groups), 3)
+
+    def median_tail_ratio(name: str, base: str) -> float:
+        """p99 over the base's, times throughput over the base's: at a fixed number of
+        connections the mean latency is the connections over the throughput (Little's law), so
+        this compares the tails once that share of the latency is taken out."""
+        return round(
+            statistics.median(
+                g[name]["p99_ms"] / g[base]["p99_ms"] * g[name]["rps"] / g[base]["rps"]
+                for g in groups
+            ),
+            3,
+        )
+
+    def median_of(key: str, name: str) -> float:
+        return round(statistics.median(g[name][key] for g in groups), 2)
+
+    name = scenario.name
     row = {
-        "scenario": scenario.name,
-        "baseline": baseline.name,
-        "rps": round(scenario_rps, 1),
-        "baseline_rps": round(baseline_rps, 1),
-        "ratio": round(statistics.median(ratios), 3),
-        "pair_ratios": ratios,
+        "scenario": name,
+        "bare": bare_name,
+        "in_stack": stack_name,
+        **{
+            f"{label}rps": round(totals[run][0] / totals[run][1], 1)
+            for label, run in (("", name), ("bare_", bare_name), ("in_stack_", stack_name))
+        },
+        "ratio_bare": median_ratio("rps", name, bare_name),
+        "ratio_in_stack": median_ratio("rps", name, stack_name),
+        "in_stack_vs_bare": median_ratio("rps", stack_name, bare_name),
+        "p99_ms": median_of("p99_ms", name),
+        "bare_p99_ms": median_of("p99_ms", bare_name),
+        "in_stack_p99_ms": median_of("p99_ms", stack_name),
+        "p99_ratio_bare": median_ratio("p99_ms", name, bare_name),
+        "p99_ratio_in_stack": median_ratio("p99_ms", name, stack_name),
+        "tail_ratio_bare": median_tail_ratio(name, bare_name),
+        "tail_ratio_in_stack": median_tail_ratio(name, stack_name),
+        "group_ratios_bare": [round(g[name]["rps"] / g[bare_name]["rps"], 3) for g in groups],
+        "errors": sum(g[run.name]["errors"] for g in groups for run in runs),
     }
+    ratios = row["group_ratios_bare"]
     print(
-        f"  {scenario.name} / {baseline.name}: {row['ratio']} "
-        f"(pairs {min(ratios)} to {max(ratios)})",
+        f"  {name}: {row['ratio_bare']} of {bare_name} (groups {min(ratios)} to "
+        f"{max(ratios)}), {row['ratio_in_stack']} of {stack_name}; p99 "
+        f"{row['p99_ratio_bare']}x {bare_name}'s, {row['p99_ratio_in_stack']}x {stack_name}'s",
         flush=True,
     )
     return row
@@ -397,13 +457,32 @@ def alternated(running: Service, scenario: Scenario, baseline: Scenario, data: D
 
 def scenarios(data: Data) -> list[Scenario]:
     return [
-        Scenario("health", "Baseline: GET health (cheapest JSON)", "plain", "/api/v1/health"),
-        Scenario("write", "Baseline: PK SELECT + UPDATE (write ceiling)", "write"),
+        # The read baselines get the load GET cart/ gets: the same script and callers (a
+        # shopper's token, a forwarded address), so wrk spends as much on each request.
+        Scenario(
+            "bare_json",
+            "Bare: GET plain JsonResponse",
+            "get",
+            "/bench/json/",
+            data.cart(1),
+            server="bare",
+            kind="read",
+        ),
+        Scenario("bare_write", "Bare: DRF PK SELECT + UPDATE", "write", server="bare"),
+        Scenario(
+            "health", "In-stack: GET health", "get", "/api/v1/health", data.cart(1), kind="read"
+        ),
+        Scenario("write", "In-stack: DRF PK SELECT + UPDATE", "write"),
         Scenario("add_user", "POST cart/items/, signed in", "add", prepare=data.add_user),
         Scenario("add_guest", "POST cart/items/, guest", "add", prepare=data.add_guest),
         *(
             Scenario(
-                f"get_cart_{n}", f"GET cart/, {n} line(s)", "get", "/api/v1/cart/", data.cart(n)
+                f"get_cart_{n}",
+                f"GET cart/, {n} line(s)",
+                "get",
+                "/api/v1/cart/",
+                data.cart(n),
+                kind="read",
             )
             for n in (1, 10, 50)
         ),
@@ -461,9 +540,9 @@ def leak_check(data: Data) -> dict:
     with service(WEB_CONCURRENCY="1", GUNICORN_MAX_REQUESTS="0") as running:
         (pid,) = running.memory()
         failed = python_load(running.url, pool, data.first_id, LEAK_FIRST)
-        first = rss_mb(pid)
+        first = harness.rss_mb(pid)
         failed += python_load(running.url, pool, data.first_id, LEAK_TOTAL - LEAK_FIRST)
-        last = rss_mb(pid)
+        last = harness.rss_mb(pid)
         same_worker = list(running.memory()) == [pid]
     print(f"  leak: RSS {first:.1f} MB after {LEAK_FIRST}, {last:.1f} MB after {LEAK_TOTAL}")
     return {
@@ -475,6 +554,167 @@ def leak_check(data: Data) -> dict:
         "same_worker": same_worker,
     }
 
+
+# -- Profile ---------------------------------------------------------------------------
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if not found:
+        sys.exit("py-spy is not installed (requirements-dev.txt: make install-dev)")
+    return found
+
+
+def profile(data: Data) -> list[dict]:
+    """Per request, the time of each part of the stack, from one worker serving one connection.
+
+    For each scenario: a warm-up, a run without the profiler (its mean latency as wrk saw it),
+    then a run during which py-spy samples the worker for PROFILE_SECONDS (bench/profiling.py).
+    The samples stay in bench-results/profile/<scenario>.txt.
+    """
+    chosen = [s for s in scenarios(data) if s.name in PROFILED and (not ONLY or s.name in ONLY)]
+    chosen.sort(key=lambda s: PROFILED.index(s.name))
+    rows = []
+    print(
+        f"Profile: one worker, one connection, py-spy at {PROFILE_RATE} samples/s for "
+        f"{PROFILE_SECONDS} s per scenario",
+        flush=True,
+    )
+    PROFILES.mkdir(parents=True, exist_ok=True)
+    with servers(WEB_CONCURRENCY="1", GUNICORN_MAX_REQUESTS="0") as running:
+        for scenario in chosen:
+            server = running[scenario.server]
+            (pid,) = server.workers()
+
+            def run(seconds: float, scenario: Scenario = scenario, url: str = server.url) -> dict:
+                pool = scenario.prepare(seconds)
+                close_db()
+                return wrk(url, scenario, seconds, pool, data.first_id, connections=1)
+
+            run(WARMUP)
+            plain = summary(scenario, run(PROFILE_SECONDS))
+            pool = scenario.prepare(PROFILE_SECONDS)
+            close_db()
+            output = PROFILES / f"{scenario.name}.txt"
+            command = [py_spy(), "record", "-p", str(pid), "-d", str(PROFILE_SECONDS)]
+            command += ["-r", str(PROFILE_RATE), "--idle", "--nonblocking", "--full-filenames"]
+            spy = subprocess.Popen(
+                [*command, "-f", "raw", "-o", str(output)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            # Longer than py-spy's window, which opens once it has attached.
+            raw = wrk(server.url, scenario, PROFILE_SECONDS + 2, pool, data.first_id, 1)
+            said, _ = spy.communicate(timeout=120)
+            if spy.returncode or not output.exists():
+                sys.exit(f"py-spy failed on {scenario.name}:\n{said}")
+            profiled = summary(scenario, raw)
+            counts = profiling.breakdown(profiling.samples(output.read_text()))
+            parts = profiling.per_request_ms(counts, profiled["rps"])
+            rows.append(
+                {
+                    "scenario": scenario.name,
+                    "title": scenario.title,
+                    "samples": sum(counts.values()),
+                    "sql_per_request": profiled["sql_per_request"],
+                    "rps": plain["rps"],
+                    "mean_ms": plain["mean_ms"],
+                    "profiled_rps": profiled["rps"],
+                    "parts_ms": parts,
+                }
+            )
+            print(
+                f"  {scenario.name:<12} {parts['total']:.3f} ms per request in the worker "
+                f"(mean latency {plain['mean_ms']} ms unprofiled, {profiled['mean_ms']} ms "
+                "profiled): "
+                + ", ".join(f"{k} {v:.3f}" for k, v in parts.items() if v and k != "total"),
+                flush=True,
+            )
+    return rows
+
+
+# -- Worker recycling ------------------------------------------------------------------
+
+
+def compare_recycling(data: Data) -> list[dict]:
+    """Workers recycled every 5 000 requests (+ up to 500), never, and every 50 000, all three
+    up at once, measured in alternation: RECYCLING_ROUNDS rounds of SECONDS-long runs of each
+    scenario against each, the order rotating. Counts the workers replaced during each run."""
+    chosen = [s for s in scenarios(data) if s.name in RECYCLED]
+    rows = {(label, s.name): [] for label in RECYCLING for s in chosen}
+    with contextlib.ExitStack() as stack:
+        running = {
+            label: stack.enter_context(
+                service(GUNICORN_MAX_REQUESTS=every, GUNICORN_MAX_REQUESTS_JITTER=jitter)
+            )
+            for label, (every, jitter) in RECYCLING.items()
+        }
+        labels = list(RECYCLING)
+        for number in range(RECYCLING_ROUNDS + 1):  # the first round warms up
+            print(f"Recycling round {number} of {RECYCLING_ROUNDS}", flush=True)
+            for scenario in chosen:
+                shift = number % len(labels)
+                for label in labels[shift:] + labels[:shift]:
+                    pool = scenario.prepare(SECONDS)
+                    close_db()
+                    before = set(running[label].workers())
+                    seconds = SECONDS if number else WARMUP
+                    raw = wrk(running[label].url, scenario, seconds, pool, data.first_id)
+                    if not number:
+                        continue
+                    row = summary(scenario, raw)
+                    row["recycled"] = len(set(running[label].workers()) - before)
+                    row["round"] = number
+                    rows[label, scenario.name].append(row)
+                    print(
+                        f"  {label:<14} {scenario.name:<12} {row['rps']:>8} req/s  p99 "
+                        f"{row['p99_ms']:>7} ms  max {row['max_ms']:>7} ms  "
+                        f"recycled {row['recycled']}",
+                        flush=True,
+                    )
+    return [
+        recycling_row(label, s.name, rows[label, s.name], rows["off", s.name])
+        for s in chosen
+        for label in RECYCLING
+    ]
+
+
+def recycling_row(label: str, name: str, runs: list[dict], off: list[dict]) -> dict:
+    """One configuration's runs of one scenario; ratios to the runs without recycling of the
+    same round."""
+
+    def median(key: str, chosen: list[dict] = runs) -> float | None:
+        values = [run[key] for run in chosen]
+        return round(statistics.median(values), 2) if values else None
+
+    recycled = [run for run in runs if run["recycled"]]
+    return {
+        "config": label,
+        "scenario": name,
+        "runs": len(runs),
+        "requests": sum(run["requests"] for run in runs),
+        "recycled": sum(run["recycled"] for run in runs),
+        "rps": median("rps"),
+        "p50_ms": median("p50_ms"),
+        "p99_ms": median("p99_ms"),
+        "p99_mean_ms": round(statistics.mean(run["p99_ms"] for run in runs), 2),
+        "p999_mean_ms": round(statistics.mean(run["p999_ms"] for run in runs), 2),
+        "max_ms": max(run["max_ms"] for run in runs),
+        "p99_ms_runs_recycled": median("p99_ms", recycled),
+        "max_ms_runs_recycled": median("max_ms", recycled),
+        "p99_ms_runs_not_recycled": median("p99_ms", [r for r in runs if not r["recycled"]]),
+        "rps_vs_off": round(
+            statistics.median(r["rps"] / o["rps"] for r, o in zip(runs, off, strict=True)), 3
+        ),
+        "p99_vs_off": round(
+            statistics.median(r["p99_ms"] / o["p99_ms"] for r, o in zip(runs, off, strict=True)), 3
+        ),
+        "errors": sum(run["errors"] for run in runs),
+    }
+
+
+# -- Worker class and count ------------------------------------------------------------
 
 WORKER_CONFIGS = {
     label: {"GUNICORN_WORKER_CLASS": kind, "WEB_CONCURRENCY": str(workers)}
@@ -488,18 +728,19 @@ WORKER_CONFIGS = {
         ("gthread 4 x 2 threads", "gthread", 4, 2),
     )
 }
-BUDGET_SCENARIOS = ("health", "write", "add_user", "get_cart_1", "get_cart_10", "get_cart_50")
+BUDGET_SCENARIOS = ("bare_json", "bare_write", "health", "write", *JUDGED)
 
 
 def compare_workers(data: Data) -> list[dict]:
-    """The scenarios the throughput budgets compare, under each worker configuration."""
+    """The scenarios the budgets compare, under each worker configuration (the bare
+    baselines with the same one)."""
     chosen = [s for s in scenarios(data) if s.name in BUDGET_SCENARIOS]
     rows = []
     for label, env in WORKER_CONFIGS.items():
         print(f"Workers: {label}", flush=True)
-        with service(**env) as running:
+        with servers(**env) as running:
             measured = [measure(running, scenario, data) for scenario in chosen]
-            memory = running.memory()
+            memory = running["service"].memory()
         add_ratios(measured)
         rows += [{"workers": label, **row, "rss_mb": memory} for row in measured]
     return rows
@@ -513,12 +754,15 @@ def ratio(value: float | None, base: float | None) -> float | None:
 
 
 def add_ratios(rows: list[dict], baselines: list[dict] | None = None) -> None:
+    """Each row's throughput and p99 over its kind's bare and in-stack baselines'."""
     by_name = {row["scenario"]: row for row in baselines or rows}
-    health, write = by_name.get("health", {}), by_name.get("write", {})
     for row in rows:
-        row["rps_vs_health"] = ratio(row["rps"], health.get("rps"))
-        row["rps_vs_write"] = ratio(row["rps"], write.get("rps"))
-        row["p99_vs_write"] = ratio(row["p99_ms"], write.get("p99_ms"))
+        kind = row["kind"]
+        bare_row, stack_row = (by_name.get(name, {}) for name in BASELINES[kind])
+        row["rps_vs_bare"] = ratio(row["rps"], bare_row.get("rps"))
+        row["rps_vs_in_stack"] = ratio(row["rps"], stack_row.get("rps"))
+        row["p99_vs_bare"] = ratio(row["p99_ms"], bare_row.get("p99_ms"))
+        row["p99_vs_in_stack"] = ratio(row["p99_ms"], stack_row.get("p99_ms"))
 
 
 SUMMED = ("requests", "errors")
@@ -534,7 +778,7 @@ def median_of_rounds(rounds: list[list[dict]]) -> list[dict]:
             values = [r[key] for r in rows if isinstance(r[key], (int, float))]
             if key in SUMMED:
                 row[key] = sum(values)
-            elif isinstance(value, (int, float)) and values:
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and values:
                 row[key] = round(statistics.median(values), 3)
         row["rounds_rps"] = [r["rps"] for r in rows]
         merged.append(row)
@@ -545,27 +789,27 @@ def budgets(
     rows: list[dict], paired: list[dict], memory: dict, leak: dict | None
 ) -> list[tuple[bool, str]]:
     by_name = {row["scenario"]: row for row in rows}
-    ratios = {row["scenario"]: row for row in paired}
-    add, write, added = by_name["add_user"], by_name["write"], ratios["add_user"]
-    checks = [
-        (
-            added["ratio"] >= 0.7,
-            f"add-to-cart (signed in) {added['rps']} req/s >= 70% of the write ceiling's "
-            f"{added['baseline_rps']} in alternation ({added['ratio']:.0%})",
-        ),
-        (
-            add["p99_vs_write"] <= 2,
-            f"add-to-cart (signed in) p99 {add['p99_ms']} ms <= 2 x the write ceiling's "
-            f"{write['p99_ms']} ms ({add['p99_vs_write']}x)",
-        ),
-    ]
-    for n in (1, 10, 50):
-        get = ratios[f"get_cart_{n}"]
+    judged = {row["scenario"]: row for row in paired}
+    checks = []
+    for name, minimum in (("add_user", 0.7), *((f"get_cart_{n}", 0.3) for n in (1, 10, 50))):
+        row = judged[name]
         checks.append(
             (
-                get["ratio"] >= 0.4,
-                f"GET cart/ with {n} line(s) {get['rps']} req/s >= 40% of health's "
-                f"{get['baseline_rps']} in alternation ({get['ratio']:.0%})",
+                row["ratio_bare"] >= minimum,
+                f"{name} {row['rps']} req/s >= {minimum:.0%} of {row['bare']}'s "
+                f"{row['bare_rps']} in alternation ({row['ratio_bare']:.0%}; "
+                f"{row['ratio_in_stack']:.0%} of {row['in_stack']}'s {row['in_stack_rps']})",
+            )
+        )
+    for name in JUDGED:
+        row = judged[name]
+        checks.append(
+            (
+                row["tail_ratio_bare"] <= 1.5,
+                f"{name} p99 {row['p99_ms']} ms <= 1.5 x {row['bare']}'s {row['bare_p99_ms']} ms "
+                f"at equal throughput ({row['tail_ratio_bare']}x: {row['p99_ratio_bare']}x at "
+                f"{row['ratio_bare']:.0%} of its throughput; {row['p99_ratio_in_stack']}x "
+                f"{row['in_stack']}'s {row['in_stack_p99_ms']} ms)",
             )
         )
     counts = [by_name[f"get_cart_{n}"]["sql_per_request"] for n in (1, 10, 50)]
@@ -589,76 +833,297 @@ def cell(value) -> str:
     return "" if value is None else str(value)
 
 
+def table(header: list[str], rows: list[list]) -> list[str]:
+    aligned = ["---" if i == 0 else "---:" for i in range(len(header))]
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(aligned) + " |",
+        *("| " + " | ".join(cell(v) for v in row) + " |" for row in rows),
+    ]
+
+
+def markdown_rounds(report: dict) -> list[str]:
+    rows = []
+    for row in report["scenarios"]:
+        title = row["title"]
+        if "paths_per_s" in row:
+            title += f"; {row['paths_per_s']} paths/s"
+        values = [row[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")]
+        values += [row[k] for k in ("sql_per_request", "rps_vs_bare", "rps_vs_in_stack")]
+        values += [row["p99_vs_bare"], row["p99_vs_in_stack"]]
+        values.append(" / ".join(str(rps) for rps in row.get("rounds_rps", [])))
+        rows.append([f"`{row['scenario']}` {title}", *values])
+    memory = report["memory_mb"]
+    return [
+        "",
+        f"## Rounds ({report['rounds']} rounds of {report['seconds']} s; `path` once, at least "
+        "30 s; medians of the rounds, ratios taken within each round)",
+        "",
+        "Ratios are to the baselines of the request's kind: writes to `bare_write` and "
+        "`write`, reads to `bare_json` and `health`.",
+        "",
+        *table(
+            [
+                "Scenario",
+                "req/s",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "errors",
+                "SQL/req",
+                "req/s vs bare",
+                "req/s vs in-stack",
+                "p99 vs bare",
+                "p99 vs in-stack",
+                "req/s by round",
+            ],
+            rows,
+        ),
+        "",
+        "Service worker RSS (MB) at the start: "
+        + ", ".join(str(v) for v in memory["start"].values())
+        + "; after the run: "
+        + ", ".join(str(v) for v in memory["end"].values())
+        + "; bare workers after the run: "
+        + ", ".join(str(v) for v in memory.get("bare", {}).values()),
+    ]
+
+
+def markdown_paired(report: dict) -> list[str]:
+    rows = []
+    for row in report["paired"]:
+        ratios = sorted(row["group_ratios_bare"])
+        rows.append(
+            [
+                row["scenario"],
+                row["rps"],
+                f"{row['bare']} {row['bare_rps']}",
+                f"{row['in_stack']} {row['in_stack_rps']}",
+                row["ratio_bare"],
+                row["ratio_in_stack"],
+                row["in_stack_vs_bare"],
+                row["p99_ms"],
+                row["bare_p99_ms"],
+                row["in_stack_p99_ms"],
+                row["p99_ratio_bare"],
+                row["p99_ratio_in_stack"],
+                row["tail_ratio_bare"],
+                f"{ratios[0]} to {ratios[-1]}",
+            ]
+        )
+    return [
+        "",
+        f"## In alternation ({PAIRS} groups of {PAIR_SECONDS} s runs of the scenario, its bare "
+        "and its in-stack baseline, the order rotating; medians of the groups; the budgets are "
+        "judged on these)",
+        "",
+        *table(
+            [
+                "Scenario",
+                "req/s",
+                "bare req/s",
+                "in-stack req/s",
+                "vs bare",
+                "vs in-stack",
+                "in-stack vs bare",
+                "p99 ms",
+                "bare p99",
+                "in-stack p99",
+                "p99 vs bare",
+                "p99 vs in-stack",
+                "p99 vs bare at equal throughput",
+                "vs bare, lowest to highest group",
+            ],
+            rows,
+        ),
+    ]
+
+
+PROFILE_COLUMNS = (
+    "authentication",
+    "throttling",
+    "metrics",
+    "logging",
+    "SQL",
+    "rendering",
+    "rest",
+    *profiling.REST,
+)
+
+
+def markdown_profile(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        parts = row["parts_ms"]
+        values = [parts.get(column, 0.0) for column in PROFILE_COLUMNS]
+        values += [parts["total"], row["mean_ms"], row["profiled_rps"], row["samples"]]
+        lines.append([f"`{row['scenario']}`", *values])
+    return [
+        "",
+        f"## Where a request's time goes (ms per request in the worker; one worker, one "
+        f"connection, py-spy sampling wall time {PROFILE_RATE} times a second for "
+        f"{PROFILE_SECONDS} s per scenario)",
+        "",
+        "The rest = other middleware + view + Django & DRF + gunicorn + benchmark (the SQL "
+        "counter) + unattributed. Mean latency: wrk's, without the profiler, for comparison.",
+        "",
+        *table(
+            [
+                "Scenario",
+                *PROFILE_COLUMNS,
+                "total",
+                "mean latency",
+                "req/s profiled",
+                "samples",
+            ],
+            lines,
+        ),
+    ]
+
+
+def markdown_recycling(rows: list[dict]) -> list[str]:
+    lines = [
+        [
+            row["config"],
+            row["scenario"],
+            row["runs"],
+            row["recycled"],
+            row["rps"],
+            row["p50_ms"],
+            row["p99_ms"],
+            row["p99_mean_ms"],
+            row["p999_mean_ms"],
+            row["max_ms"],
+            row["p99_ms_runs_recycled"],
+            row["p99_ms_runs_not_recycled"],
+            row["rps_vs_off"],
+            row["p99_vs_off"],
+            row["errors"],
+        ]
+        for row in rows
+    ]
+    return [
+        "",
+        f"## Worker recycling ({RECYCLING_ROUNDS} rounds of {SECONDS} s runs, the three "
+        "configurations up at once and alternated; medians of the runs unless said)",
+        "",
+        *table(
+            [
+                "max_requests",
+                "Scenario",
+                "runs",
+                "workers recycled",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "p99 ms, mean",
+                "p99.9 ms, mean",
+                "max ms",
+                "p99 ms, runs with a recycle",
+                "p99 ms, runs without",
+                "req/s vs off",
+                "p99 vs off",
+                "errors",
+            ],
+            lines,
+        ),
+    ]
+
+
+def markdown_workers(rows: list[dict]) -> list[str]:
+    lines = []
+    for row in rows:
+        rss = ", ".join(str(v) for v in row["rss_mb"].values())
+        values = [row[k] for k in ("rps", "p50_ms", "p99_ms", "errors")]
+        values += [row["rps_vs_bare"], row["rps_vs_in_stack"]]
+        lines.append([row["workers"], row["title"], *values, rss])
+    header = ["Workers", "Scenario", "req/s", "p50 ms", "p99 ms", "errors"]
+    header += ["req/s vs bare", "req/s vs in-stack", "service worker RSS MB"]
+    return ["", "## Worker class and count", "", *table(header, lines)]
+
+
 def markdown(report: dict) -> str:
     lines = [
-        f"Benchmark {report['started']}: {report['cores']} cores, {report['connections']} "
-        f"connections, {report['rounds']} rounds of {report['seconds']} s per scenario",
+        f"# Benchmark {report['started']}",
+        "",
+        f"{report['cores']} cores; {report['connections']} connections; the service and the "
+        f"bare baselines both up, with the same gunicorn settings: {report['gunicorn']}.",
     ]
     if report["scenarios"]:
-        lines += [
-            f"(path: once, at least 30 s), gunicorn {report['gunicorn']}; figures are medians "
-            "of the rounds, ratios taken within each round",
-            "",
-            "| Scenario | req/s | p50 ms | p95 ms | p99 ms | errors | SQL/req "
-            "| req/s vs health | req/s vs write | p99 vs write | req/s by round |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        ]
-        for row in report["scenarios"]:
-            title = row["title"]
-            if "paths_per_s" in row:
-                title += f"; {row['paths_per_s']} paths/s"
-            values = [row[k] for k in ("rps", "p50_ms", "p95_ms", "p99_ms", "errors")]
-            values += [row[k] for k in ("sql_per_request", "rps_vs_health", "rps_vs_write")]
-            values.append(row["p99_vs_write"])
-            values.append(" / ".join(str(rps) for rps in row.get("rounds_rps", [])))
-            lines.append(f"| {title} | " + " | ".join(cell(v) for v in values) + " |")
-        memory = report["memory_mb"]
-        lines += [
-            "",
-            "Worker RSS (MB) at the start: "
-            + ", ".join(str(v) for v in memory["start"].values())
-            + "; after the run: "
-            + ", ".join(str(v) for v in memory["end"].values()),
-        ]
+        lines += markdown_rounds(report)
     if report["paired"]:
+        lines += markdown_paired(report)
+    if report["leak"]:
+        leak = report["leak"]
         lines += [
             "",
-            f"Throughput ratios measured in alternation ({PAIRS} pairs of {PAIR_SECONDS} s "
-            "runs of the baseline and the scenario; the median pair's ratio; the budgets are "
-            "judged on these):",
-            "",
-            "| Scenario | Baseline | req/s | baseline req/s | ratio | pairs, lowest to highest |",
-            "| --- | --- | ---: | ---: | ---: | --- |",
+            f"Leak check: one worker, RSS {leak['rss_after_first_mb']} MB after {LEAK_FIRST} "
+            f"adds, {leak['rss_after_all_mb']} MB after {leak['requests']} "
+            f"({leak['growth_percent']:+}%), {leak['errors']} errors.",
         ]
-        for row in report["paired"]:
-            pairs = sorted(row["pair_ratios"])
-            lines.append(
-                f"| {row['scenario']} | {row['baseline']} | {row['rps']} | "
-                f"{row['baseline_rps']} | {row['ratio']} | {pairs[0]} to {pairs[-1]} |"
-            )
+    if report["profile"]:
+        lines += markdown_profile(report["profile"])
+    if report["recycling"]:
+        lines += markdown_recycling(report["recycling"])
     if report["workers"]:
-        lines += [
-            "",
-            "| Workers | Scenario | req/s | p50 ms | p99 ms | errors | req/s vs health "
-            "| req/s vs write | worker RSS MB |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
-        ]
-        for row in report["workers"]:
-            rss = ", ".join(str(v) for v in row["rss_mb"].values())
-            values = [row[k] for k in ("rps", "p50_ms", "p99_ms", "errors")]
-            values += [row["rps_vs_health"], row["rps_vs_write"]]
-            lines.append(
-                f"| {row['workers']} | {row['title']} | "
-                + " | ".join(cell(v) for v in values)
-                + f" | {rss} |"
-            )
+        lines += markdown_workers(report["workers"])
     if report["budgets"]:
-        lines += ["", *(f"- {line}" for line in report["budgets"])]
+        lines += ["", "## Budgets", "", *(f"- {line}" for line in report["budgets"])]
     return "\n".join(lines) + "\n"
 
 
+def describe(settings: dict) -> str:
+    keys = ("workers", "worker_class", "threads", "max_requests", "max_requests_jitter")
+    keys += ("keepalive", "timeout", "preload_app")
+    return ", ".join(f"{key}={settings.get(key)}" for key in keys)
+
+
+def run_benchmark(report: dict, data: Data) -> None:
+    """The rounds, the alternation, `path`, then the leak check and the profile."""
+    with servers() as running:
+        report["gunicorn"] = describe(running["settings"])
+        report["memory_mb"]["start"] = running["service"].memory()
+        every = scenarios(data)
+        by_name = {s.name: s for s in every}
+        chosen = [s for s in every if not ONLY or s.name in ONLY]
+        rounds = []
+        for number in range(ROUNDS):
+            print(f"Round {number + 1} of {ROUNDS}", flush=True)
+            rows = []
+            for scenario in (s for s in chosen if s.in_rounds):
+                rows.append(measure(running, scenario, data, warm_up=number == 0))
+                if scenario.name == "patch":
+                    data.rate = rows[-1]["rps"]
+            add_ratios(rows)
+            rounds.append(rows)
+        merged = median_of_rounds(rounds) if rounds and rounds[0] else []
+        print(f"Alternation: {PAIRS} groups of {PAIR_SECONDS} s runs", flush=True)
+        report["paired"] = [
+            alternated(running, by_name[name], by_name, data)
+            for name in JUDGED
+            if name in (s.name for s in chosen)
+        ]
+        once = [measure(running, s, data) for s in chosen if not s.in_rounds]
+        add_ratios(once, baselines=merged)
+        report["scenarios"] = merged + once
+        report["memory_mb"]["end"] = running["service"].memory()
+        report["memory_mb"]["bare"] = running["bare"].memory()
+    report["leak"] = None if ONLY else leak_check(data)
+    if PROFILE:
+        report["profile"] = profile(data)
+    if not ONLY:
+        service_memory = {k: v for k, v in report["memory_mb"].items() if k != "bare"}
+        checks = budgets(report["scenarios"], report["paired"], service_memory, report["leak"])
+        report["budgets"] = [f"{'PASS' if ok else 'FAIL'} {text}" for ok, text in checks]
+
+
+MODES = {"": "", "profile": "-profile", "recycling": "-recycling", "workers": "-workers"}
+
+
 def main() -> int:
-    only_workers = sys.argv[1:] == ["workers"]
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode not in MODES or len(sys.argv) > 2:
+        sys.exit(f"usage: python -m bench.run [{'|'.join(m for m in MODES if m)}]")
     started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     RESULTS.mkdir(exist_ok=True)
     print(f"Benchmark database {DATABASE_URL}, Redis {REDIS_URL}", flush=True)
@@ -673,60 +1138,32 @@ def main() -> int:
         "connections": CONNECTIONS,
         "seconds": SECONDS,
         "rounds": ROUNDS,
-        "gunicorn": f"addtocart/gunicorn.conf.py, WEB_CONCURRENCY={WORKERS}, "
-        + os.environ.get("GUNICORN_WORKER_CLASS", "sync"),
+        "gunicorn": describe(harness.config_settings({**os.environ, **SERVICE_ENV})),
         "gunicorn_version": gunicorn.__version__,
         "scenarios": [],
         "paired": [],
         "memory_mb": {},
         "leak": None,
+        "profile": [],
+        "recycling": [],
         "workers": [],
         "budgets": [],
     }
-    checks = []
-    if not only_workers:
-        with service() as running:
-            report["memory_mb"]["start"] = running.memory()
-            chosen = [s for s in scenarios(data) if not ONLY or s.name in ONLY]
-            rounds = []
-            for number in range(ROUNDS):
-                print(f"Round {number + 1} of {ROUNDS}", flush=True)
-                rows = []
-                for scenario in (s for s in chosen if s.in_rounds):
-                    rows.append(measure(running, scenario, data, warm_up=number == 0))
-                    if scenario.name == "patch":
-                        data.rate = rows[-1]["rps"]
-                add_ratios(rows)
-                rounds.append(rows)
-            merged = median_of_rounds(rounds)
-            by_name = {s.name: s for s in chosen}
-            print(f"Alternation: {PAIRS} pairs of {PAIR_SECONDS} s runs", flush=True)
-            report["paired"] = [
-                alternated(running, by_name[name], by_name[baseline], data)
-                for name, baseline in PAIRED
-                if name in by_name and baseline in by_name
-            ]
-            once = [measure(running, s, data) for s in chosen if not s.in_rounds]
-            add_ratios(once, baselines=merged)
-            report["scenarios"] = merged + once
-            report["memory_mb"]["end"] = running.memory()
-        report["leak"] = None if ONLY else leak_check(data)
-        checks = (
-            []
-            if ONLY
-            else budgets(report["scenarios"], report["paired"], report["memory_mb"], report["leak"])
-        )
-        report["budgets"] = [f"{'PASS' if ok else 'FAIL'} {text}" for ok, text in checks]
-    if only_workers or os.environ.get("BENCH_WORKERS") == "1":
+    if mode == "":
+        run_benchmark(report, data)
+    elif mode == "profile":
+        report["profile"] = profile(data)
+    elif mode == "recycling":
+        report["recycling"] = compare_recycling(data)
+    if mode == "workers" or (mode == "" and os.environ.get("BENCH_WORKERS") == "1"):
         report["workers"] = compare_workers(data)
 
-    stamp = started.replace(":", "")
-    name = f"{stamp}-workers" if only_workers else stamp
+    name = started.replace(":", "") + MODES[mode]
     text = markdown(report)
     (RESULTS / f"{name}.md").write_text(text)
     (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     print("\n" + text + f"\nWritten: bench-results/{name}.md and .json")
-    failed = [ok for ok, _ in checks if not ok]
+    failed = [line for line in report["budgets"] if line.startswith("FAIL")]
     return 1 if STRICT and failed else 0
 
 

@@ -9,13 +9,10 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,24 +21,20 @@ from typing import Self
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench import harness
+
+ROOT = harness.ROOT
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# The service under gunicorn: started as the benchmark starts it (bench/harness.py).
+Service = harness.Gunicorn
+free_port = harness.free_port
 
 
 def wait_for(check, seconds: float = 30, what: str = "the service") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            if check():
-                return
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not come up within {seconds} s")
+    try:
+        harness.wait_until(check, seconds, what)
+    except harness.NotReady as error:
+        pytest.fail(str(error))
 
 
 def http_ok(url: str) -> bool:
@@ -55,50 +48,20 @@ def service_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class Service:
-    """The service under gunicorn, as production runs it."""
-
-    def __init__(self, process: subprocess.Popen, port: int, log: Path) -> None:
-        self.process, self.port, self.log = process, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.final_output: str | None = None
-
-    def output(self) -> str:
-        """What the service printed so far (all of it once it has stopped)."""
-        return self.final_output if self.final_output is not None else self.log.read_text()
-
-
 @contextlib.contextmanager
 def gunicorn(workers: int = 2, **env: str) -> Iterator[Service]:
-    port = free_port()
+    """The service as production runs it (addtocart/gunicorn.conf.py), `env` on top; its
+    output is `service.output()`, all of it once the block has ended."""
     with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "service.log"
-        with log.open("w") as out:
-            process = subprocess.Popen(
-                [
-                    str(Path(sys.executable).parent / "gunicorn"),
-                    "-c",
-                    "addtocart/gunicorn.conf.py",
-                    "addtocart.wsgi",
-                ],
-                cwd=ROOT,
-                env=service_env(PORT=str(port), WEB_CONCURRENCY=str(workers), **env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        service = Service(process, port, log)
         try:
-            wait_for(lambda: http_ok(f"{service.url}/api/v1/health/live"), what="gunicorn")
-            yield service
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-            service.final_output = log.read_text()
+            with harness.gunicorn(
+                service_env(WEB_CONCURRENCY=str(workers), **env),
+                Path(tmp) / "service.log",
+                seconds=30,
+            ) as service:
+                yield service
+        except harness.NotReady as error:
+            pytest.fail(str(error))
 
 
 class Redis:

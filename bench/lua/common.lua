@@ -94,6 +94,7 @@ function done(summary, latency, requests)
     p50_us = latency:percentile(50),
     p95_us = latency:percentile(95),
     p99_us = latency:percentile(99),
+    p999_us = latency:percentile(99.9),
     mean_us = latency.mean,
     max_us = latency.max,
     queries = 0, counted = 0, non2xx = 0, paths = 0,
