@@ -71,3 +71,23 @@ def test_no_password_token_or_traceback_reaches_the_logs_or_error_bodies(user, p
         assert token not in text
         assert "Traceback" not in text
     assert "unauthorized: failed login" in logs
+
+
+def test_the_policy_built_once_is_django_csps_and_views_may_still_change_it(rf, settings):
+    from csp.decorators import csp_update
+    from csp.utils import build_policy
+    from django.http import HttpResponse
+
+    from addtocart.csp import CSPMiddleware
+
+    @csp_update({"img-src": ["https://images.example.com"]})
+    def with_images(request):
+        return HttpResponse()
+
+    middleware = CSPMiddleware(lambda request: HttpResponse())
+    assert middleware(rf.get("/api/v1/products/"))["Content-Security-Policy"] == build_policy()
+    changed = CSPMiddleware(with_images)(rf.get("/"))["Content-Security-Policy"]
+    assert "img-src 'self' data: https://images.example.com" in changed
+
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+    assert middleware(rf.get("/"))["Content-Security-Policy"] == "default-src 'none'"

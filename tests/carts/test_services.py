@@ -37,9 +37,7 @@ def add(owner: CartOwner, product: Product, quantity: int = 1, **kwargs) -> Cart
 
 
 def update(owner: CartOwner, item_id: int, quantity: int, **kwargs) -> Cart:
-    return services.cart_item_update(
-        owner=owner, item_id=item_id, quantity=quantity, **kwargs
-    ).cart
+    return services.cart_item_update(owner=owner, item_id=item_id, quantity=quantity, **kwargs).cart
 
 
 def merge(user, guest: CartOwner, **kwargs) -> Cart | None:
