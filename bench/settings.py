@@ -3,7 +3,8 @@
 from addtocart.settings import *  # noqa: F403
 from addtocart.settings import INSTALLED_APPS, MIDDLEWARE
 
-INSTALLED_APPS = [*INSTALLED_APPS, "bench"]
+# bench.bare for its write view, which the in-stack write baseline runs too.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench", "bench.bare"]
 # First, so it counts the queries of every other middleware too.
 MIDDLEWARE = ["bench.middleware.QueryCountMiddleware", *MIDDLEWARE]
 ROOT_URLCONF = "bench.urls"

@@ -1,12 +1,12 @@
-"""The service's URLs plus the write baseline."""
+"""The service's URLs plus the in-stack write baseline: the bare project's own write view."""
 
 from django.urls import path
 
 from addtocart import urls as service_urls
-from bench.views import WriteBaseline
+from bench.bare.views import Write
 
 urlpatterns = [
-    path("bench/write/<int:pk>/", WriteBaseline.as_view(), name="bench-write"),
+    path("bench/write/<int:pk>/", Write.as_view(), name="bench-write"),
     *service_urls.urlpatterns,
 ]
 

@@ -6,8 +6,8 @@ there is no middleware but the benchmark's SQL counter (bench/middleware.py, whi
 runs too), no authentication, permission, throttle, metrics, request log, session, CSRF or CSP.
 
 - `POST /bench/write/<id>/`: a DRF view, one primary-key SELECT and one UPDATE of the product in
-  a transaction (the same two statements, through the same ORM calls, as the service's write
-  baseline in bench/views.py), answered with DRF's JSON renderer.
+  a transaction, answered with DRF's JSON renderer. The service's in-stack write baseline is
+  this same view (bench/urls.py), so the two differ only by the stack around them.
 - `GET /bench/json/`: a plain Django view answering a small `JsonResponse`.
 
 Nothing here imports the service (addtocart, carts, accounts, health, dashboard, integrations):

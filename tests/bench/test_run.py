@@ -1,6 +1,6 @@
-"""The benchmark's arithmetic (bench/run.py): ratios by kind, medians of rounds, budgets."""
+"""The benchmark's arithmetic (bench/report.py): ratios by kind, medians of rounds, budgets."""
 
-from bench import run
+from bench import config, report
 
 
 def row(name: str, kind: str, rps: float, p99: float, **more) -> dict:
@@ -16,7 +16,7 @@ def test_each_request_is_compared_with_the_baselines_of_its_kind():
         row("get_cart_1", "read", 600, 25),
         row("add_user", "write", 350, 60),
     ]
-    run.add_ratios(rows)
+    report.add_ratios(rows)
     by_name = {r["scenario"]: r for r in rows}
 
     assert by_name["get_cart_1"]["rps_vs_bare"] == 0.3
@@ -31,7 +31,7 @@ def test_rounds_merge_into_medians_and_sums():
         [row("health", "read", rps, p99, requests=10, errors=e)]
         for rps, p99, e in ((900, 20, 0), (1000, 30, 1), (1100, 10, 0))
     ]
-    [merged] = run.median_of_rounds(rounds)
+    [merged] = report.median_of_rounds(rounds)
 
     assert merged["rps"] == 1000
     assert merged["p99_ms"] == 20
@@ -41,7 +41,7 @@ def test_rounds_merge_into_medians_and_sums():
 
 
 def paired(name: str, ratio: float, p99_ratio: float) -> dict:
-    bare, in_stack = run.BASELINES["write" if name == "add_user" else "read"]
+    bare, in_stack = config.BASELINES["write" if name == "add_user" else "read"]
     return {
         "scenario": name,
         "bare": bare,
@@ -76,7 +76,7 @@ def test_the_budgets():
         "growth_percent": 10.1,
         "same_worker": True,
     }
-    verdicts = [ok for ok, _ in run.budgets(rows, judged, memory, leak)]
+    verdicts = [ok for ok, _ in report.budgets(rows, judged, memory, leak)]
 
     # add >= 70 %, GET >= 30 % x 3; p99 <= 1.5x at equal throughput x 4; SQL; memory; leak
     assert verdicts == [False, True, True, True, True, True, False, True, True, True, False]

@@ -1,0 +1,54 @@
+"""The servers under load: the service and the bare baselines, each under gunicorn with the
+same settings (bench/harness.py starts them)."""
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+
+from bench import harness
+from bench.config import BARE_ENV, RESULTS, SERVICE_ENV
+
+
+@contextlib.contextmanager
+def service(**env: str) -> Iterator[harness.Gunicorn]:
+    """The service under gunicorn as production runs it, with `env` on top."""
+    metrics_dir = tempfile.mkdtemp(prefix="addtocart-bench-prometheus-")
+    full = {**os.environ, **SERVICE_ENV, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
+    workers = harness.config_settings(full)["workers"]
+    try:
+        with harness.gunicorn(full, RESULTS / "service.log", workers=workers) as running:
+            yield running
+    except harness.NotReady as error:
+        sys.exit(f"{error}; see bench-results/service.log")
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def bare(settings: dict, **env: str) -> Iterator[harness.Gunicorn]:
+    """The bare baselines under gunicorn with the service's gunicorn `settings`."""
+    full = {**os.environ, **BARE_ENV, "BENCH_GUNICORN_SETTINGS": json.dumps(settings), **env}
+    try:
+        with harness.gunicorn(
+            full,
+            RESULTS / "bare.log",
+            app="bench.bare.wsgi",
+            config="bench/bare/gunicorn.conf.py",
+            ready="/bench/json/",
+            workers=settings["workers"],
+        ) as running:
+            yield running
+    except harness.NotReady as error:
+        sys.exit(f"{error}; see bench-results/bare.log")
+
+
+@contextlib.contextmanager
+def servers(**env: str) -> Iterator[dict]:
+    """The service and the bare baselines, both up, with the same gunicorn settings."""
+    settings = harness.config_settings({**os.environ, **SERVICE_ENV, **env})
+    with service(**env) as running, bare(settings) as baselines:
+        yield {"service": running, "bare": baselines, "settings": settings}
