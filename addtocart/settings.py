@@ -265,6 +265,12 @@ CART_MAX_LINES = env_int("CART_MAX_LINES", 100, minimum=1)
 CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99, minimum=1)
 CART_ABANDONMENT_MINUTES = env_int("CART_ABANDONMENT_MINUTES", 1440, minimum=1)
 IDEMPOTENCY_KEY_HOURS = 24
+# A request with an Idempotency-Key holds it this long; a retry after that (its worker died)
+# takes it over. Longer than any request may run (GUNICORN_TIMEOUT, 30 s by default).
+IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=1)
+# Stock held for a checkout waiting on the payment service; the sweeper
+# (`manage.py release_expired_reservations`) releases it after this.
+CHECKOUT_RESERVATION_SECONDS = env_int("CHECKOUT_RESERVATION_SECONDS", 600, minimum=1)
 
 # Health endpoints: `detailed` and `metrics` need this token (or a staff session) when set.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN")

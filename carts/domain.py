@@ -70,5 +70,8 @@ class CartState:
 
 
 def cart_etag(cart: Cart, *, version: int | None = None) -> str:
-    """The cart's entity tag: its id and version, so any change makes a new one."""
-    return f'"{cart.id.hex}.{cart.version if version is None else version}"'
+    """The cart's entity tag: its id and version, so any change makes a new one. Checking out
+    does not change the version (a refused payment gives the cart back unchanged, tag
+    included), so a cart being checked out has a tag of its own."""
+    checking_out = "-checking-out" if cart.status == "checking_out" else ""
+    return f'"{cart.id.hex}.{cart.version if version is None else version}{checking_out}"'

@@ -52,6 +52,21 @@ class CheckoutConflict(DomainError):
     title = "Some lines cannot be checked out."
 
 
+class CheckoutInProgress(DomainError):
+    status = 409
+    code = "checkout_in_progress"
+    title = "The cart is being checked out; it cannot change until that ends."
+
+
+class CheckoutExpired(DomainError):
+    """The payment answered after the sweeper had released the stock; any authorisation is
+    voided."""
+
+    status = 409
+    code = "checkout_expired"
+    title = "The checkout took too long and was undone."
+
+
 class ProductInUse(DomainError):
     status = 409
     code = "product_in_use"
@@ -80,6 +95,15 @@ class IdempotencyKeyReused(DomainError):
     status = 422
     code = "idempotency_key_reused"
     title = "This Idempotency-Key was used for another request."
+
+
+class IdempotencyKeyInUse(DomainError):
+    """A request with this key is still being processed (IETF draft "The Idempotency-Key HTTP
+    Header Field"): retry after `Retry-After` seconds."""
+
+    status = 409
+    code = "idempotency_key_in_use"
+    title = "A request with this Idempotency-Key is still being processed."
 
 
 class NotSignedIn(DomainError):

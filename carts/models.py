@@ -38,9 +38,14 @@ class Product(models.Model):
 
 class CartStatus(models.TextChoices):
     ACTIVE = "active", "Active"
+    CHECKING_OUT = "checking_out", "Checking out"
     CHECKED_OUT = "checked_out", "Checked out"
     MERGED = "merged", "Merged"
     ABANDONED = "abandoned", "Abandoned"
+
+
+# An owner has at most one cart in these: the one they change, or the one being checked out.
+CURRENT_STATUSES = [CartStatus.ACTIVE, CartStatus.CHECKING_OUT]
 
 
 class Cart(models.Model):
@@ -76,12 +81,12 @@ class Cart(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user"],
-                condition=Q(status="active", user__isnull=False),
+                condition=Q(status__in=CURRENT_STATUSES, user__isnull=False),
                 name="one_active_cart_per_user",
             ),
             models.UniqueConstraint(
                 fields=["session_id"],
-                condition=Q(status="active", session_id__isnull=False),
+                condition=Q(status__in=CURRENT_STATUSES, session_id__isnull=False),
                 name="one_active_cart_per_session",
             ),
             models.CheckConstraint(
@@ -159,18 +164,24 @@ class CartItem(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first successful answer to a request sent with an `Idempotency-Key`.
+    """A request sent with an `Idempotency-Key`: in progress (no `response_status` yet, held
+    until `locked_until`), then its first successful answer.
 
     Kept in the database, not only in the cache, so a retry after a cache flush or a
     Redis outage is still answered from the record instead of doing the work twice.
     """
 
-    owner = models.CharField(max_length=80, help_text="user:<id> or guest:<session id>")
+    owner = models.CharField(
+        max_length=80, help_text="user:<id>, guest:<session id>, or new-guest for a first write"
+    )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, route and body.")
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
     response_headers = models.JSONField(default=dict)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, help_text="While in progress: when a retry may take it over."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -180,3 +191,117 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
+
+
+class AttemptStatus(models.TextChoices):
+    RESERVED = "reserved", "Stock reserved, payment pending"
+    COMPLETED = "completed", "Completed"
+    RELEASED = "released", "Released"
+
+
+class PaymentState(models.TextChoices):
+    NOT_NEEDED = "not_needed", "No payment service"
+    PENDING = "pending", "Not asked yet"
+    AUTHORISED = "authorised", "Authorised"
+    REFUSED = "refused", "Refused"
+    ABSENT = "absent", "Never received"
+    UNKNOWN = "unknown", "Unknown: to be asked again"
+    VOIDED = "voided", "Authorised late, voided"
+
+
+class CheckoutAttempt(models.Model):
+    """One try at checking a cart out (carts/services/checkout.py): its stock is held in
+    `StockReservation`s from the reserve step until it completes or is released."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="checkout_attempts")
+    request_key = models.CharField(
+        max_length=255, blank=True, help_text="The client's Idempotency-Key, if it sent one."
+    )
+    status = models.CharField(max_length=16, choices=AttemptStatus, default=AttemptStatus.RESERVED)
+    payment = models.CharField(max_length=16, choices=PaymentState, default=PaymentState.PENDING)
+    authorization_id = models.CharField(max_length=255, blank=True)
+    release_reason = models.CharField(max_length=32, blank=True)
+    total = models.DecimalField(max_digits=14, decimal_places=2)
+    currency = models.CharField(max_length=3, validators=[currency_validator])
+    expires_at = models.DateTimeField(help_text="When the sweeper may release its stock.")
+    created_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cart"],
+                condition=Q(status="reserved"),
+                name="one_reserved_attempt_per_cart",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["cart", "request_key"], name="attempt_cart_key_idx"),
+            # The sweeper: reservations past their expiry, and released attempts whose
+            # payment must be asked about again.
+            models.Index(
+                fields=["expires_at"],
+                name="attempt_reserved_expiry_idx",
+                condition=Q(status="reserved"),
+            ),
+            models.Index(
+                fields=["created_at"],
+                name="attempt_payment_unknown_idx",
+                condition=Q(payment="unknown"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Checkout {self.id} of cart {self.cart_id} ({self.status})"
+
+
+class StockReservation(models.Model):
+    """Units of a product held for a checkout attempt, taken from `Product.stock`; they
+    expire with the attempt (`CheckoutAttempt.expires_at`)."""
+
+    attempt = models.ForeignKey(
+        CheckoutAttempt, on_delete=models.CASCADE, related_name="reservations"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "product"], name="one_reservation_per_product"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="reservation_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} for {self.attempt_id}"
+
+
+class StockSale(models.Model):
+    """Units sold that the product service must be told of (only with PRODUCT_SERVICE_URL).
+
+    Until the service acknowledges it, and for PRODUCT_CACHE_SECONDS after (an answer fetched
+    before it may still be cached), the sale is subtracted from the service's stock figure
+    (carts/services/catalog.py), so the last unit cannot be sold twice.
+    """
+
+    attempt = models.ForeignKey(CheckoutAttempt, on_delete=models.CASCADE, related_name="sales")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="sales")
+    quantity = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "product"], name="one_sale_per_product"),
+        ]
+        indexes = [
+            models.Index(fields=["product", "reported_at"], name="sale_product_reported_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id} sold by {self.attempt_id}"

@@ -1,5 +1,7 @@
 """Reads of carts and products: what the API, the admin and the services read."""
 
+from datetime import datetime
+
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -17,7 +19,7 @@ from django.db.models.functions import Coalesce
 from carts.analytics import LINE_VALUE, MONEY_OUTPUT
 from carts.db import document, statements
 from carts.domain import CartOwner, CartState
-from carts.models import Cart, CartItem, Product
+from carts.models import Cart, CartItem, Product, StockReservation, StockSale
 
 
 def cart_get_active_with_lines(*, owner: CartOwner) -> CartState | None:
@@ -37,6 +39,19 @@ def cart_list() -> QuerySet[Cart]:
 def product_list(*, include_inactive: bool) -> QuerySet[Product]:
     products = Product.objects.all()
     return products if include_inactive else products.filter(is_active=True)
+
+
+def product_stock_held(*, product_id: int, counted_before: datetime) -> int:
+    """Units of a product the product service's figure, fetched at `counted_before`, does not
+    yet count: reserved by checkouts, or sold and told to it only after (or not yet)."""
+    reserved = StockReservation.objects.filter(product_id=product_id)
+    unreported = StockSale.objects.filter(product_id=product_id).exclude(
+        reported_at__lte=counted_before
+    )
+    return sum(
+        rows.aggregate(units=Coalesce(Sum("quantity"), 0))["units"]
+        for rows in (reserved, unreported)
+    )
 
 
 def product_list_popular(*, limit: int) -> list[tuple[Product, int]]:

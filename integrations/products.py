@@ -1,8 +1,13 @@
-"""The product service: a product's data by SKU, cached for `PRODUCT_CACHE_SECONDS`.
+"""The product service: a product's data by SKU, cached for `PRODUCT_CACHE_SECONDS`; and the
+sales it is told of.
 
-Checkout asks with `fresh=True` and never reads the cache.
+Checkout asks with `fresh=True` and never reads the cache. The contract expected of the
+service (docs/api.md, "The product service"): `GET /products/{sku}` answers its stock, which
+`POST /products/{sku}/sales` (`{"quantity": n}`, with an `Idempotency-Key` so a repeat is
+counted once) lowers.
 """
 
+import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -35,7 +40,8 @@ def _cache_key(sku: str) -> str:
 
 
 def product_data_get(*, sku: str, fresh: bool = False) -> dict[str, Any] | None:
-    """The product service's `sku, name, price, currency, stock, is_active`; None on 404.
+    """The product service's `sku, name, price, currency, stock, is_active`, and `fetched_at`
+    (Unix time, when it was asked); None on 404.
 
     Reads the cache first unless `fresh`; every answer fetched is cached. Raises
     ServiceUnavailable when the service cannot answer and the cache could not be used.
@@ -46,6 +52,7 @@ def product_data_get(*, sku: str, fresh: bool = False) -> dict[str, Any] | None:
         CACHE_REQUESTS.labels(result="miss" if data is None else "hit").inc()
         if data is not None:
             return data
+    fetched_at = time.time()
     try:
         response = call("product", "GET", f"/products/{quote(sku, safe='')}")
     except ServiceDown:
@@ -60,6 +67,25 @@ def product_data_get(*, sku: str, fresh: bool = False) -> dict[str, Any] | None:
             sku,
         )
         raise ServiceUnavailable(PRODUCT_DOWN, service="product")
-    data = dict(answer.validated_data)
+    data = {**answer.validated_data, "fetched_at": fetched_at}
     cache.set(key, data, settings.PRODUCT_CACHE_SECONDS)
     return data
+
+
+def product_sale_report(*, sku: str, quantity: int, idempotency_key: str) -> bool:
+    """Tell the product service `quantity` units of `sku` were sold; True once it has them."""
+    try:
+        response = call(
+            "product",
+            "POST",
+            f"/products/{quote(sku, safe='')}/sales",
+            json={"quantity": quantity},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+    except ServiceDown:
+        return False
+    if not response.ok:
+        logger.error(
+            "External product service refused a sale of %s (HTTP %s)", sku, response.status_code
+        )
+    return response.ok

@@ -26,14 +26,18 @@ RETRY_AFTER_SECONDS = "5"
 
 
 class DomainError(Exception):
-    """A rule of the domain was not met. Subclasses set `status`, `code` and `title`."""
+    """A rule of the domain was not met. Subclasses set `status`, `code` and `title`;
+    `retry_after` (seconds) becomes the answer's `Retry-After` (503s have one by default)."""
 
     status: int = 400
     code: str = "domain_error"
     title: str = "The request breaks a rule of the service."
 
-    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int | None = None, **extra: Any
+    ) -> None:
         self.detail = detail or self.title
+        self.retry_after = retry_after
         self.extra = extra
         super().__init__(self.detail)
 
@@ -82,6 +86,12 @@ def _database_error(exc: Exception) -> str:
     return exc.__class__.__name__ + ": " + re.sub(r"(?i)(password=)\S+", r"\1***", first_line)
 
 
+def _retry_after(exc: DomainError) -> dict[str, str] | None:
+    if exc.retry_after is not None:
+        return {"Retry-After": str(exc.retry_after)}
+    return {"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None
+
+
 def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DomainError):
         return problem_response(
@@ -89,7 +99,7 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response | None:
             code=exc.code,
             detail=exc.detail,
             title=exc.title,
-            headers={"Retry-After": RETRY_AFTER_SECONDS} if exc.status == 503 else None,
+            headers=_retry_after(exc),
             **exc.extra,
         )
     if isinstance(exc, RequestDataTooBig):

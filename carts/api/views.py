@@ -34,7 +34,7 @@ from carts.api.serializers import (
 from carts.db.document import cart_document
 from carts.domain import CartOwner, CartState
 from carts.guest_sessions import guest_session_issue, guest_session_verify
-from carts.idempotency import idempotent
+from carts.idempotency import NEW_GUEST, idempotent, request_key
 
 
 def _valid(serializer_class, request: Request) -> dict:
@@ -67,16 +67,21 @@ class CartViewSet(viewsets.ViewSet):
             response[SESSION_HEADER] = session_id
         return response
 
-    def _write(self, request: Request, change, code: int = 200, retryable: bool = False):
-        """Apply a change to the caller's cart; `retryable` honours `Idempotency-Key`."""
+    def _write(
+        self, request: Request, change, code: int = 200, retryable: bool = False, atomic=True
+    ):
+        """Apply a change to the caller's cart; `retryable` honours `Idempotency-Key`
+        (`atomic` False for a change that commits in phases: checkout)."""
         owner, session_id = self._owner(request, create_session=True)
+        new_guest = session_id not in ("", request.headers.get(SESSION_HEADER, "").strip())
 
         def work() -> Response:
             return self._answer(change(owner, if_match(request)), session_id, code)
 
         if not retryable:
             return work()
-        return idempotent(request=request, owner_key=owner.key, work=work)
+        owner_key = NEW_GUEST if new_guest else owner.key
+        return idempotent(request=request, owner_key=owner_key, work=work, atomic=atomic)
 
     @extend_schema(
         parameters=[SESSION_PARAM],
@@ -147,10 +152,14 @@ class CartViewSet(viewsets.ViewSet):
     )
     def checkout(self, request: Request) -> Response:
         _valid(EmptyInput, request)
+        key = request_key(request)
         return self._write(
             request,
-            lambda owner, if_match: services.cart_checkout(owner=owner, if_match=if_match),
+            lambda owner, if_match: services.cart_checkout(
+                owner=owner, if_match=if_match, request_key=key
+            ),
             retryable=True,
+            atomic=False,
         )
 
     @extend_schema(

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from addtocart.api.renderers import RawJSON
 from carts.db import runner
-from carts.db.statements import ACTIVE, CART_FIELDS, LINE_COLUMNS, owner_filter
+from carts.db.statements import CART_FIELDS, CURRENT, LINE_COLUMNS, owner_filter
 from carts.domain import CartLine, CartOwner, CartState, RenderedLines
 from carts.models import Cart
 
@@ -114,7 +114,7 @@ def _rendered_cart_sql(column: str) -> str:
         f"coalesce(sum({_QUANTITY}), 0) AS quantity, "
         f"coalesce(sum({_QUANTITY} * {_UNIT_PRICE}), 0) AS subtotal "
         "FROM carts_cartitem i JOIN carts_product p ON p.id = i.product_id "
-        f"WHERE i.cart_id = h.id) l WHERE h.{column} = %s AND h.{ACTIVE}"
+        f"WHERE i.cart_id = h.id) l WHERE h.{column} = %s AND h.{CURRENT}"
     )
 
 

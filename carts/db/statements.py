@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from carts.db import runner
 from carts.domain import CartLine, CartOwner, CartState
-from carts.models import Cart, CartItem, CartStatus, Product
+from carts.models import AttemptStatus, Cart, CartItem, CartStatus, CheckoutAttempt, Product
 
 CART_FIELDS = Cart._meta.concrete_fields
 LINE_FIELDS = (
@@ -35,6 +35,8 @@ PRODUCT_FIELDS = Product._meta.concrete_fields
 # A literal, not a parameter: the plan PostgreSQL keeps for a prepared statement (runner.py)
 # can then use the partial indexes of active carts; with a parameter it plans every time.
 ACTIVE = f"status = '{CartStatus.ACTIVE}'"
+# What the owner reads as their cart: the active one, or the one being checked out.
+CURRENT = f"status IN ('{CartStatus.ACTIVE}', '{CartStatus.CHECKING_OUT}')"
 
 
 def owner_filter(owner: CartOwner) -> tuple[str, str | int]:
@@ -76,14 +78,15 @@ def _head_and_lines(
 
 
 def cart_read_active(*, owner: CartOwner) -> CartState | None:
-    """The owner's active cart and its `CartLine`s, in one statement, on any database."""
+    """The owner's active (or checking-out) cart and its `CartLine`s, in one statement, on any
+    database."""
     column, value = owner_filter(owner)
     head, lines = _head_and_lines(
         CART_FIELDS,
-        f"FROM carts_cart h WHERE h.{column} = %s AND h.{ACTIVE}",
+        f"FROM carts_cart h WHERE h.{column} = %s AND h.{CURRENT}",
         "FROM carts_cart c JOIN carts_cartitem i ON i.cart_id = c.id "
         "JOIN carts_product p ON p.id = i.product_id "
-        f"WHERE c.{column} = %s AND c.{ACTIVE}",
+        f"WHERE c.{column} = %s AND c.{CURRENT}",
         [value, value],
     )
     if head is None:
@@ -102,6 +105,12 @@ def cart_lock_active(*, owner: CartOwner) -> Cart | None:
         CART_FIELDS,
     )
     return runner.instance(Cart, CART_FIELDS, rows[0]) if rows else None
+
+
+def cart_read_checking_out(*, owner: CartOwner) -> Cart | None:
+    """The owner's cart being checked out, if any."""
+    column, value = owner_filter(owner)
+    return Cart.objects.filter(status=CartStatus.CHECKING_OUT, **{column: value}).first()
 
 
 def cart_lock_and_touch(*, owner: CartOwner, first_item: bool = False) -> Cart | None:
@@ -149,6 +158,22 @@ def cart_lines_read_with_product(
     )
     product = runner.instance(Product, PRODUCT_FIELDS, head) if head is not None else None
     return product, lines
+
+
+def line_product_read(*, owner: CartOwner, item_id: int) -> Product | None:
+    """The product of a line of the owner's active cart, unlocked (None if there is none)."""
+    column, value = owner_filter(owner)
+    carts = Cart.objects.filter(status=CartStatus.ACTIVE, **{column: value})
+    return Product.objects.filter(cart_items__pk=item_id, cart_items__cart__in=carts).first()
+
+
+def cart_skus_read(*, owner: CartOwner) -> list[str]:
+    """The SKUs of the products in the owner's active cart, unlocked."""
+    column, value = owner_filter(owner)
+    products = Product.objects.filter(
+        cart_items__cart__status=CartStatus.ACTIVE, **{f"cart_items__cart__{column}": value}
+    )
+    return list(products.values_list("sku", flat=True))
 
 
 def product_read(*, product_id: int) -> Product | None:
@@ -207,6 +232,20 @@ def cart_items_lock_products(*, cart: Cart) -> list[CartItem]:
 
 def product_lock(*, product_id: int) -> Product | None:
     return Product.objects.select_for_update().filter(pk=product_id).first()
+
+
+def products_lock(*, product_ids: list[int]) -> None:
+    """Lock the products in id order, as checkout does (`cart_items_lock_products`)."""
+    list(Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk").values("pk"))
+
+
+def attempt_completed_read(*, owner: CartOwner, request_key: str) -> CheckoutAttempt | None:
+    """The owner's completed checkout attempt sent with this Idempotency-Key, with its cart."""
+    column, value = owner_filter(owner)
+    attempts = CheckoutAttempt.objects.select_related("cart").filter(
+        status=AttemptStatus.COMPLETED, request_key=request_key, **{f"cart__{column}": value}
+    )
+    return attempts.first()
 
 
 def batch_lock(queryset: QuerySet, *, size: int) -> list:

@@ -1,7 +1,10 @@
 """The cart domain's rules, as functions: `<entity>_<action>(*, ...)`, each in one transaction
 (the batch jobs in one per batch). Callers import them from here.
 
-- cart.py: a shopper's changes to their cart; checkout.py: checking out;
+- cart.py: a shopper's changes to their cart;
+- checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
+  sales.py: telling the product service what was sold; sweeper.py: ending what a dead
+  worker left half done);
 - catalog.py: staff's product changes and the product service's data;
 - maintenance.py: the batch jobs; common.py: the checks and steps several of them share.
 """
@@ -15,14 +18,17 @@ from carts.services.cart import (
     cart_resume,
 )
 from carts.services.catalog import (
+    product_apply,
     product_cache_warm,
     product_create,
+    product_data_fetch,
     product_delete,
-    product_refresh,
     product_update,
 )
-from carts.services.checkout import cart_checkout
+from carts.services.checkout import cart_checkout, checkout_payment_settle, checkout_resolve
 from carts.services.maintenance import cart_abandon_idle, cart_purge_old
+from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
+from carts.services.sweeper import checkout_release_expired
 
 __all__ = [
     "cart_abandon_idle",
@@ -34,9 +40,16 @@ __all__ = [
     "cart_merge",
     "cart_purge_old",
     "cart_resume",
+    "checkout_complete",
+    "checkout_payment_settle",
+    "checkout_release",
+    "checkout_release_expired",
+    "checkout_reserve",
+    "checkout_resolve",
+    "product_apply",
     "product_cache_warm",
     "product_create",
+    "product_data_fetch",
     "product_delete",
-    "product_refresh",
     "product_update",
 ]

@@ -17,9 +17,10 @@ from carts import errors
 from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import Cart, CartItem, CartStatus, Product
-from carts.services.catalog import product_refresh
+from carts.services.catalog import product_apply, product_data_fetch
 from carts.services.common import (
     check_currency,
+    check_not_checking_out,
     check_precondition,
     check_quantity,
     check_stock,
@@ -37,10 +38,17 @@ def cart_resume(*, owner: CartOwner) -> CartState | None:
     return CartState(cart, statements.cart_lines_read(cart=cart)) if cart is not None else None
 
 
-def _sellable_product(product: Product | None, product_id: int) -> Product:
-    """The product, brought in line with the product service if there is one, if for sale."""
-    if product is not None and settings.PRODUCT_SERVICE_URL:
-        product_refresh(product=product, fresh=False)
+def _service_data(product: Product | None) -> dict | None:
+    """The product service's data for `product`, if there is a service (and a product)."""
+    if product is None or not settings.PRODUCT_SERVICE_URL:
+        return None
+    return product_data_fetch(skus=[product.sku], fresh=False)[product.sku]
+
+
+def _sellable_product(product: Product | None, product_id: int, data: dict | None) -> Product:
+    """The product, brought in line with the product service's `data`, if for sale."""
+    if product is not None and data is not None:
+        product_apply(product=product, data=data)
     if product is None or not product.is_active:
         raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
     return product
@@ -55,7 +63,6 @@ def _line_set(lines: list[CartLine], line: CartLine) -> None:
         lines[index] = line
 
 
-@transaction.atomic
 def cart_item_add(
     *,
     owner: CartOwner,
@@ -63,15 +70,33 @@ def cart_item_add(
     quantity: int = 1,
     if_match: Sequence[str] | None = None,
 ) -> CartState:
-    """Add units of a product; a product already in the cart grows its line."""
+    """Add units of a product; a product already in the cart grows its line.
+
+    With the product service, its data is fetched first, before the transaction."""
     check_quantity(quantity)
+    data = (
+        _service_data(statements.product_read(product_id=product_id))
+        if settings.PRODUCT_SERVICE_URL
+        else None
+    )
+    return _item_add(owner, product_id, quantity, if_match, data)
+
+
+@transaction.atomic
+def _item_add(
+    owner: CartOwner,
+    product_id: int,
+    quantity: int,
+    if_match: Sequence[str] | None,
+    data: dict | None,
+) -> CartState:
     cart = statements.cart_lock_and_touch(owner=owner, first_item=True)
     check_precondition(cart, if_match, touched=True)
     if cart is None:
         cart = open_active_cart(owner)
         touch(cart, **first_item_mark(cart))
     found, lines = statements.cart_lines_read_with_product(cart=cart, product_id=product_id)
-    product = _sellable_product(found, product_id)
+    product = _sellable_product(found, product_id, data)
     check_currency(product, cart)
     line = next((line for line in lines if line.product_id == product.pk), None)
     new_quantity = quantity + (line.quantity if line else 0)
@@ -97,6 +122,8 @@ def _lock_cart_and_line(
 ) -> tuple[Cart, list[CartLine], CartLine]:
     cart = statements.cart_lock_and_touch(owner=owner)
     check_precondition(cart, if_match, touched=True)
+    if cart is None:
+        check_not_checking_out(owner)
     lines = statements.cart_lines_read(cart=cart) if cart is not None else []
     line = next((line for line in lines if line.id == item_id), None)
     if line is None:
@@ -104,7 +131,6 @@ def _lock_cart_and_line(
     return cart, lines, line
 
 
-@transaction.atomic
 def cart_item_update(
     *,
     owner: CartOwner,
@@ -112,14 +138,32 @@ def cart_item_update(
     quantity: int,
     if_match: Sequence[str] | None = None,
 ) -> CartState:
-    """Set a line's quantity (0 removes it). The line takes the product's current price."""
+    """Set a line's quantity (0 removes it). The line takes the product's current price.
+
+    With the product service, its data is fetched first, before the transaction."""
     if quantity == 0:
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     check_quantity(quantity)
+    data = (
+        _service_data(statements.line_product_read(owner=owner, item_id=item_id))
+        if settings.PRODUCT_SERVICE_URL
+        else None
+    )
+    return _item_update(owner, item_id, quantity, if_match, data)
+
+
+@transaction.atomic
+def _item_update(
+    owner: CartOwner,
+    item_id: int,
+    quantity: int,
+    if_match: Sequence[str] | None,
+    data: dict | None,
+) -> CartState:
     cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
     product = statements.product_read(product_id=line.product_id)
-    if settings.PRODUCT_SERVICE_URL:
-        product_refresh(product=product, fresh=False)
+    if data is not None:
+        product_apply(product=product, data=data)
     if not product.is_active:
         raise errors.ProductUnavailable(
             f"{product.sku} is no longer for sale; remove the line.", product_id=product.pk
@@ -146,6 +190,7 @@ def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Ca
     cart = statements.cart_lock_active(owner=owner)
     check_precondition(cart, if_match)
     if cart is None:
+        check_not_checking_out(owner)
         return None
     cart.items.all().delete()
     touch(cart)

@@ -2,11 +2,15 @@
 service.
 
 With `PRODUCT_SERVICE_URL` set, the product service is the source of a product's name, price,
-currency, stock and status: the local row (which carts point to) is refreshed from it on add,
-update and checkout (integrations/products.py, through the breaker, bounded by
-`EXTERNAL_TIMEOUT_MS`).
+currency, stock and status: on add, update and checkout its data is fetched before any
+transaction (`product_data_fetch`: integrations/products.py, through the breaker, bounded by
+`EXTERNAL_TIMEOUT_MS`), then the local row (which carts point to) is brought in line with it
+inside the transaction (`product_apply`), with no network call while rows are locked.
 """
 
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,20 +23,48 @@ from carts.models import CartItem, Product
 from integrations.errors import ServiceUnavailable
 from integrations.products import product_data_get
 
-PRODUCT_SERVICE_FIELDS = ("name", "price", "currency", "stock", "is_active")
 POPULAR_PRODUCTS_KEY = "popular_products"
 POPULAR_PRODUCTS_SECONDS = 3600
 
 
-def product_refresh(*, product: Product, fresh: bool) -> None:
-    """Bring the local row in line with the product service (a SKU it does not know is off
-    sale). `fresh` skips the cache, for checkout, which must never trust it. Runs inside the
-    caller's transaction."""
-    data = product_data_get(sku=product.sku, fresh=fresh) or {"is_active": False}
-    changed = [f for f in PRODUCT_SERVICE_FIELDS if f in data and getattr(product, f) != data[f]]
+ServiceData = dict[str, dict[str, Any]]
+
+
+def product_data_fetch(*, skus: Iterable[str], fresh: bool) -> ServiceData:
+    """The product service's data for each SKU (one it does not know: off sale). Waits on the
+    network, so it is called before any transaction; `fresh` skips the cache, for checkout,
+    which must never trust it."""
+    return {
+        sku: product_data_get(sku=sku, fresh=fresh) or {"is_active": False}
+        for sku in dict.fromkeys(skus)
+    }
+
+
+def _stock_from_service(product: Product, data: dict[str, Any]) -> int:
+    counted_before = datetime.fromtimestamp(data.get("fetched_at", time.time()), UTC)
+    held = selectors.product_stock_held(product_id=product.pk, counted_before=counted_before)
+    return max(0, data["stock"] - held)
+
+
+def product_apply(*, product: Product, data: dict[str, Any]) -> None:
+    """Bring the local row in line with the product service's `data` (product_data_fetch), in
+    the caller's transaction.
+
+    The local stock is the service's figure less the units it does not count yet (reserved
+    here, or sold and not yet told to it: `selectors.product_stock_held`). It is written
+    with the row locked and counted again, so a checkout reserving meanwhile is not undone.
+    """
+    changed = {
+        field: data[field]
+        for field in ("name", "price", "currency", "is_active")
+        if field in data and getattr(product, field) != data[field]
+    }
+    if "stock" in data and _stock_from_service(product, data) != product.stock:
+        statements.product_lock(product_id=product.pk)
+        changed["stock"] = _stock_from_service(product, data)
     if changed:
-        for field in changed:
-            setattr(product, field, data[field])
+        for field, value in changed.items():
+            setattr(product, field, value)
         product.save(update_fields=[*changed, "updated_at"])
 
 

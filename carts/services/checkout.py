@@ -1,89 +1,132 @@
-"""Checkout: every line checked against the catalog, the stock taken, the cart closed."""
+"""Checkout in phases, so that no lock is held while another service is waited on:
+
+1. reserve (one transaction, carts/services/reservations.py): lock the cart, check every line,
+   move the units from the stock into reservations, record the attempt, mark the cart
+   `checking_out`;
+2. authorise, outside any transaction: the payment service, with the attempt's id as its
+   idempotency key, so a retry of the attempt is never charged twice;
+3. complete or release (one transaction): the sale, or the stock and the cart given back.
+
+A worker that dies between phases leaves a reserved attempt; it expires after
+CHECKOUT_RESERVATION_SECONDS and the sweeper (carts/services/sweeper.py) resolves it. The
+product service, if any, is asked before phase 1 and told of the sale after phase 3.
+"""
 
 from collections.abc import Sequence
-from decimal import Decimal
+from uuid import UUID
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Case, F, When
-from django.utils import timezone
 
-from addtocart.observability import metrics
 from carts import errors
 from carts.db import statements
-from carts.domain import CartLine, CartOwner, CartState
-from carts.models import CartItem, CartStatus, Product
-from carts.services.catalog import product_refresh
-from carts.services.common import check_precondition, touch
-from integrations.payments import payment_authorise
+from carts.domain import CartOwner, CartState
+from carts.models import CheckoutAttempt, PaymentState
+from carts.services.catalog import product_data_fetch
+from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
+from carts.services.sales import stock_sales_report
+from integrations.errors import PaymentRefused, PaymentUnavailable
+from integrations.payments import Outcome, payment_authorise, payment_outcome, payment_void
 
 
-def _fault(line: CartItem, currency: str) -> dict | None:
-    """What keeps a line from being checked out, if anything."""
-    product = line.product
-    fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
-    if not product.is_active:
-        return {**fault, "reason": "product_unavailable"}
-    if product.currency != currency:
-        return {**fault, "reason": "currency_changed", "currency": product.currency}
-    if product.stock < line.quantity:
-        return {
-            **fault,
-            "reason": "insufficient_stock",
-            "requested": line.quantity,
-            "available": product.stock,
-        }
-    if product.price != line.unit_price:
-        return {
-            **fault,
-            "reason": "price_changed",
-            "unit_price": f"{line.unit_price:.2f}",
-            "current_price": f"{product.price:.2f}",
-        }
-    return None
+def cart_checkout(
+    *, owner: CartOwner, if_match: Sequence[str] | None = None, request_key: str = ""
+) -> CartState:
+    """Check the owner's cart out: reserve, authorise, complete or release (see above).
 
-
-@transaction.atomic
-def cart_checkout(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> CartState:
-    """Check every line against the catalog, take the stock, and close the cart.
-
-    Any line at fault (product gone or inactive, not enough stock, price changed since
-    the line was added) makes the whole checkout fail with every fault listed, and
-    nothing changes. With the product service configured, every line's product is first
-    fetched fresh from it (never from the cache); with the payment service configured, it
-    must authorise the total before anything is committed.
+    Not one transaction, by design: each phase is its own. `request_key` is the request's
+    Idempotency-Key: a retry with it resumes or answers the same attempt.
     """
-    cart = statements.cart_lock_active(owner=owner)
-    check_precondition(cart, if_match)
-    if cart is None:
-        raise errors.CartEmpty("You have no cart to check out.")
-    lines = statements.cart_items_lock_products(cart=cart)
-    if not lines:
-        raise errors.CartEmpty("Add something to the cart before checking out.")
+    service_data = None
     if settings.PRODUCT_SERVICE_URL:
-        for line in lines:
-            product_refresh(product=line.product, fresh=True)
-
-    faults = [fault for line in lines if (fault := _fault(line, cart.currency))]
-    if faults:
-        metrics.CHECKOUTS.labels(outcome="conflict").inc()
-        raise errors.CheckoutConflict(
-            f"{len(faults)} line(s) cannot be checked out; see `lines`.", lines=faults
-        )
-
-    total = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
-    if settings.PAYMENT_SERVICE_URL:
-        payment_authorise(
-            cart_id=cart.id,
-            amount=total,
-            currency=cart.currency,
-            idempotency_key=f"{cart.id}:{cart.version}",
-        )
-    Product.objects.filter(pk__in=[line.product_id for line in lines]).update(
-        stock=Case(*(When(pk=line.product_id, then=F("stock") - line.quantity) for line in lines)),
-        updated_at=timezone.now(),
+        skus = statements.cart_skus_read(owner=owner)
+        service_data = product_data_fetch(skus=skus, fresh=True)
+    reserved = checkout_reserve(
+        owner=owner, if_match=if_match, request_key=request_key, service_data=service_data
     )
-    touch(cart, status=CartStatus.CHECKED_OUT, total=total, checked_out_at=timezone.now())
-    in_cart_order = sorted(lines, key=lambda line: (line.created_at, line.pk))
-    transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
-    return CartState(cart, [CartLine.of(line) for line in in_cart_order])
+    # Without a payment service the sale is made at once (or this retries a finished one).
+    state = reserved if isinstance(reserved, CartState) else _authorise_and_complete(reserved)
+    if settings.PRODUCT_SERVICE_URL:
+        stock_sales_report(cart_id=state.cart.id)
+    return state
+
+
+def _authorise_and_complete(attempt: CheckoutAttempt) -> CartState:
+    key = str(attempt.id)
+    try:
+        authorization = payment_authorise(
+            cart_id=attempt.cart_id,
+            amount=attempt.total,
+            currency=attempt.currency,
+            idempotency_key=key,
+        )
+    except PaymentRefused:
+        checkout_release(attempt_id=attempt.id, reason="refused", payment=PaymentState.REFUSED)
+        raise
+    except PaymentUnavailable:
+        # It may have authorised it all the same: the sweeper asks again, and voids it.
+        checkout_release(
+            attempt_id=attempt.id, reason="payment_unavailable", payment=PaymentState.UNKNOWN
+        )
+        raise
+    try:
+        return checkout_complete(
+            attempt_id=attempt.id,
+            payment=PaymentState.AUTHORISED,
+            authorization_id=authorization,
+        )
+    except errors.CheckoutExpired:
+        # The sweeper released it while the payment service was answering: void the payment
+        # (if that fails, the sweeper tries again).
+        voided = payment_void(idempotency_key=key)
+        payment = PaymentState.VOIDED if voided else PaymentState.UNKNOWN
+        CheckoutAttempt.objects.filter(pk=attempt.id).update(payment=payment)
+        raise
+
+
+def checkout_resolve(*, attempt_id: UUID) -> str:
+    """End a reserved attempt whose worker is gone (it expired): complete it if the payment
+    service says it authorised the payment, else release it. Returns what was done."""
+    attempt = CheckoutAttempt.objects.get(pk=attempt_id)
+    if not settings.PAYMENT_SERVICE_URL:  # it was set when the attempt began: none to ask now
+        released = checkout_release(
+            attempt_id=attempt_id, reason="expired", payment=PaymentState.UNKNOWN
+        )
+        return "released" if released else "already_ended"
+    outcome, authorization = payment_outcome(idempotency_key=str(attempt_id))
+    if outcome == Outcome.AUTHORISED:
+        try:
+            checkout_complete(
+                attempt_id=attempt_id,
+                payment=PaymentState.AUTHORISED,
+                authorization_id=authorization,
+            )
+        except errors.CheckoutExpired:
+            return "already_ended"
+        if settings.PRODUCT_SERVICE_URL:
+            stock_sales_report(cart_id=attempt.cart_id)
+        return "completed"
+    payment = {
+        Outcome.REFUSED: PaymentState.REFUSED,
+        Outcome.ABSENT: PaymentState.ABSENT,
+        Outcome.UNKNOWN: PaymentState.UNKNOWN,
+    }[outcome]
+    released = checkout_release(attempt_id=attempt_id, reason="expired", payment=payment)
+    return "released" if released else "already_ended"
+
+
+def checkout_payment_settle(*, attempt_id: UUID) -> PaymentState:
+    """A released attempt whose payment outcome was unknown: ask the payment service again,
+    and void an authorisation that arrived after the stock was released."""
+    key = str(attempt_id)
+    outcome, _ = payment_outcome(idempotency_key=key)
+    payment = PaymentState.UNKNOWN
+    if outcome == Outcome.AUTHORISED:
+        payment = PaymentState.VOIDED if payment_void(idempotency_key=key) else payment
+    elif outcome == Outcome.REFUSED:
+        payment = PaymentState.REFUSED
+    elif outcome == Outcome.ABSENT:
+        payment = PaymentState.ABSENT
+    CheckoutAttempt.objects.filter(pk=attempt_id, payment=PaymentState.UNKNOWN).update(
+        payment=payment
+    )
+    return payment

@@ -59,6 +59,14 @@ def check_stock(product: Product, quantity: int) -> None:
         )
 
 
+def check_not_checking_out(owner: CartOwner) -> None:
+    """Called when the owner has no active cart: is theirs being checked out?"""
+    if statements.cart_read_checking_out(owner=owner) is not None:
+        raise errors.CheckoutInProgress(
+            "Your cart is being checked out; it can change again if that fails."
+        )
+
+
 def touch(cart: Cart, **changes: Any) -> None:
     """Save `changes` to the cart with a new version and last activity."""
     for field, value in changes.items():
@@ -107,5 +115,6 @@ def open_active_cart(owner: CartOwner) -> Cart:
     except IntegrityError:
         cart = statements.cart_lock_active(owner=owner)
         if cart is None:
+            check_not_checking_out(owner)
             raise
         return cart

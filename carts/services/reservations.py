@@ -1,0 +1,226 @@
+"""The transactions of a checkout (carts/services/checkout.py runs them in order): reserve the
+stock, then complete the sale or release the stock. Each is short and makes no network call.
+
+Locks: every change to an attempt happens with its cart's row locked, and products are locked
+after the cart, in id order, so checkouts, releases and cart changes cannot deadlock.
+"""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, When
+from django.utils import timezone
+
+from addtocart.observability import metrics
+from carts import errors
+from carts.db import statements
+from carts.domain import CartLine, CartOwner, CartState
+from carts.models import (
+    AttemptStatus,
+    Cart,
+    CartItem,
+    CartStatus,
+    CheckoutAttempt,
+    PaymentState,
+    Product,
+    StockReservation,
+    StockSale,
+)
+from carts.services.catalog import ServiceData, product_apply
+from carts.services.common import check_precondition, touch
+
+
+def _fault(line: CartItem, currency: str) -> dict | None:
+    """What keeps a line from being checked out, if anything."""
+    product = line.product
+    fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
+    if not product.is_active:
+        return {**fault, "reason": "product_unavailable"}
+    if product.currency != currency:
+        return {**fault, "reason": "currency_changed", "currency": product.currency}
+    if product.stock < line.quantity:
+        return {
+            **fault,
+            "reason": "insufficient_stock",
+            "requested": line.quantity,
+            "available": product.stock,
+        }
+    if product.price != line.unit_price:
+        return {
+            **fault,
+            "reason": "price_changed",
+            "unit_price": f"{line.unit_price:.2f}",
+            "current_price": f"{product.price:.2f}",
+        }
+    return None
+
+
+def _stock_move(quantities: dict[int, int], sign: int) -> None:
+    """Add (`sign` 1) or take (-1) units to or from the products' stock, in one UPDATE."""
+    Product.objects.filter(pk__in=quantities).update(
+        stock=Case(
+            *(When(pk=pk, then=F("stock") + sign * units) for pk, units in quantities.items())
+        ),
+        updated_at=timezone.now(),
+    )
+
+
+def _state(cart: Cart) -> CartState:
+    return CartState(cart, statements.cart_lines_read(cart=cart))
+
+
+def _earlier_attempt(owner: CartOwner, request_key: str) -> CheckoutAttempt | CartState:
+    """The owner has no active cart: the attempt this request retries, or why there is none.
+
+    A reserved attempt sent with the same key is resumed; a completed one answers its cart
+    as it was checked out (a retry never hears "cart empty" about a checkout that worked).
+    """
+    cart = statements.cart_read_checking_out(owner=owner)
+    if cart is not None:
+        attempt = CheckoutAttempt.objects.get(cart=cart, status=AttemptStatus.RESERVED)
+        if request_key and attempt.request_key == request_key:
+            return attempt
+        raise errors.CheckoutInProgress(
+            "Your cart is already being checked out.",
+            retry_after=max(1, int((attempt.expires_at - timezone.now()).total_seconds())),
+        )
+    if request_key:
+        done = statements.attempt_completed_read(owner=owner, request_key=request_key)
+        if done is not None:
+            return _state(done.cart)
+    raise errors.CartEmpty("You have no cart to check out.")
+
+
+@transaction.atomic
+def checkout_reserve(
+    *,
+    owner: CartOwner,
+    if_match: Sequence[str] | None,
+    request_key: str,
+    service_data: ServiceData | None,
+) -> CheckoutAttempt | CartState:
+    """Check every line against the catalog, move its units from the stock into reservations,
+    record the attempt and mark the cart `checking_out`.
+
+    Any line at fault (product gone or inactive, not enough stock, price changed since the
+    line was added) fails the whole checkout with every fault listed, and nothing changes.
+    `service_data` is the product service's fresh data for the cart's products, if any.
+    Returns the attempt, or the cart's state if this request retries a finished checkout.
+    """
+    cart = statements.cart_lock_active(owner=owner)
+    check_precondition(cart, if_match)
+    if cart is None:
+        return _earlier_attempt(owner, request_key)
+    lines = statements.cart_items_lock_products(cart=cart)
+    if not lines:
+        raise errors.CartEmpty("Add something to the cart before checking out.")
+    for line in lines:
+        if service_data is not None and line.product.sku in service_data:
+            product_apply(product=line.product, data=service_data[line.product.sku])
+    faults = [fault for line in lines if (fault := _fault(line, cart.currency))]
+    if faults:
+        metrics.CHECKOUTS.labels(outcome="conflict").inc()
+        raise errors.CheckoutConflict(
+            f"{len(faults)} line(s) cannot be checked out; see `lines`.", lines=faults
+        )
+
+    now = timezone.now()
+    quantities = {line.product_id: line.quantity for line in lines}
+    _stock_move(quantities, -1)
+    attempt = CheckoutAttempt(
+        cart=cart,
+        request_key=request_key,
+        total=sum((line.quantity * line.unit_price for line in lines), Decimal("0.00")),
+        currency=cart.currency,
+        expires_at=now + timedelta(seconds=settings.CHECKOUT_RESERVATION_SECONDS),
+        created_at=now,
+    )
+    if not settings.PAYMENT_SERVICE_URL:
+        # Nothing to wait on: the sale is made in this same transaction.
+        attempt.status, attempt.payment = AttemptStatus.COMPLETED, PaymentState.NOT_NEEDED
+        attempt.resolved_at = now
+        attempt.save(force_insert=True)
+        return _sell(cart, attempt, quantities, [CartLine.of(line) for line in _in_order(lines)])
+    attempt.save(force_insert=True)
+    StockReservation.objects.bulk_create(
+        StockReservation(attempt=attempt, product_id=pk, quantity=units)
+        for pk, units in quantities.items()
+    )
+    # The version stays: a released cart is the same cart (cart_etag tells the two apart).
+    cart.status, cart.updated_at = CartStatus.CHECKING_OUT, now
+    cart.save(update_fields=["status", "updated_at"])
+    return attempt
+
+
+def _in_order(lines: list[CartItem]) -> list[CartItem]:
+    return sorted(lines, key=lambda line: (line.created_at, line.pk))
+
+
+def _sell(
+    cart: Cart, attempt: CheckoutAttempt, quantities: dict[int, int], lines: list[CartLine]
+) -> CartState:
+    """The units are sold: the product service will be told, the cart is checked out."""
+    if settings.PRODUCT_SERVICE_URL:
+        StockSale.objects.bulk_create(
+            StockSale(attempt=attempt, product_id=pk, quantity=units)
+            for pk, units in quantities.items()
+        )
+    touch(cart, status=CartStatus.CHECKED_OUT, total=attempt.total, checked_out_at=timezone.now())
+    transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
+    return CartState(cart, lines)
+
+
+def _lock(attempt_id: UUID) -> tuple[Cart, CheckoutAttempt]:
+    """The attempt's cart, locked, then the attempt as it is now."""
+    cart = Cart.objects.select_for_update(of=("self",)).get(checkout_attempts__pk=attempt_id)
+    return cart, CheckoutAttempt.objects.get(pk=attempt_id)
+
+
+@transaction.atomic
+def checkout_complete(
+    *, attempt_id: UUID, payment: PaymentState, authorization_id: str = ""
+) -> CartState:
+    """The payment is authorised (or none is needed): the reservations become the sale and
+    the cart is `checked_out`. Raises CheckoutExpired if the attempt was released first."""
+    cart, attempt = _lock(attempt_id)
+    if attempt.status == AttemptStatus.COMPLETED:
+        return _state(cart)
+    if attempt.status != AttemptStatus.RESERVED:
+        raise errors.CheckoutExpired(
+            "The checkout took too long and its stock was released; nothing was charged. "
+            "Check out again."
+        )
+    quantities = dict(attempt.reservations.values_list("product_id", "quantity"))
+    attempt.reservations.all().delete()
+    attempt.status, attempt.payment = AttemptStatus.COMPLETED, payment
+    attempt.authorization_id, attempt.resolved_at = authorization_id, timezone.now()
+    attempt.save(update_fields=["status", "payment", "authorization_id", "resolved_at"])
+    return _sell(cart, attempt, quantities, statements.cart_lines_read(cart=cart))
+
+
+@transaction.atomic
+def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) -> bool:
+    """Give the reserved units back to the stock and the cart back to its owner, `active` and
+    as it was. Returns False if the attempt had already ended."""
+    cart, attempt = _lock(attempt_id)
+    if attempt.status != AttemptStatus.RESERVED:
+        return False
+    quantities = dict(attempt.reservations.values_list("product_id", "quantity"))
+    statements.products_lock(product_ids=list(quantities))
+    _stock_move(quantities, 1)
+    attempt.reservations.all().delete()
+    attempt.status, attempt.payment, attempt.resolved_at = (
+        AttemptStatus.RELEASED,
+        payment,
+        timezone.now(),
+    )
+    attempt.release_reason = reason
+    attempt.save(update_fields=["status", "payment", "release_reason", "resolved_at"])
+    cart.status = CartStatus.ACTIVE
+    cart.save(update_fields=["status"])
+    transaction.on_commit(metrics.CHECKOUTS.labels(outcome=reason).inc)
+    return True
