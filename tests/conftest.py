@@ -66,3 +66,30 @@ def product(db):
 def _fast_password_hashing(settings):
     """Factories set passwords for every user; the real hasher is slow on purpose."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _in_a_transaction() -> bool:
+    """Is any connection inside an atomic block of the service's own (not the test's)?"""
+    from django.db import connections
+
+    return any(
+        not getattr(block, "_from_testcase", False)
+        for connection in connections.all(initialized_only=True)
+        for block in connection.atomic_blocks
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_call_inside_a_transaction(monkeypatch):
+    """No request to another service while a transaction may hold row locks: every outside
+    call goes through requests, which fails the test if made inside an atomic block."""
+    import requests
+
+    send = requests.Session.request
+
+    def guarded(self, method, url, *args, **kwargs):
+        if _in_a_transaction():
+            pytest.fail(f"{method} {url} was sent inside a database transaction")
+        return send(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", guarded)

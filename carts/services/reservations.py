@@ -150,9 +150,10 @@ def checkout_reserve(
         StockReservation(attempt=attempt, product_id=pk, quantity=units)
         for pk, units in quantities.items()
     )
-    # The version stays: a released cart is the same cart (cart_etag tells the two apart).
-    cart.status, cart.updated_at = CartStatus.CHECKING_OUT, now
-    cart.save(update_fields=["status", "updated_at"])
+    # Nothing else changes: a released cart is the same cart, version and all (cart_etag
+    # tells the two states apart).
+    cart.status = CartStatus.CHECKING_OUT
+    cart.save(update_fields=["status"])
     return attempt
 
 

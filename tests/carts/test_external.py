@@ -1,7 +1,6 @@
 """The product, payment and auth services, played by real HTTP servers on 127.0.0.1."""
 
 import socket
-import threading
 import time
 from decimal import Decimal
 
@@ -11,103 +10,16 @@ from django.core.management import call_command
 from prometheus_client import REGISTRY
 
 from carts.domain import CartOwner
-from carts.models import CartStatus
+from carts.models import CartStatus, CheckoutAttempt, PaymentState, StockReservation
 from health.external import external_services_status
 from integrations import errors
 from integrations.http import breaker_states
 from integrations.products import product_data_get
 from tests.addtocart.test_settings import django_check
+from tests.carts.stubs import TIMEOUT_MS, add, checkout
 from tests.factories import CartItemFactory, ProductFactory, cart_get_active
-from tests.live import JsonService
 
-pytestmark = pytest.mark.django_db
-
-TIMEOUT_MS = 200
-
-
-class FakeService(JsonService):
-    """An HTTP server whose answers the test sets: `answers[(method, path)] = (status, body)`.
-
-    Unknown paths answer 404. With `hang` set, every request waits that long before answering.
-    """
-
-    def __init__(self) -> None:
-        self.answers: dict[tuple[str, str], tuple[int, object]] = {}
-        self.requests: list[tuple[str, str, object]] = []
-        self.hang = 0.0
-        self.released = threading.Event()
-        super().__init__(self.respond)
-
-    def respond(self, method: str, path: str, body: object | None) -> tuple[int, object]:
-        self.requests.append((method, path, body))
-        if self.hang:
-            self.released.wait(self.hang)
-        return self.answers.get((method, path), (404, {}))
-
-    def product(self, product, **fields) -> None:
-        body = {
-            "sku": product.sku,
-            "name": product.name,
-            "price": str(product.price),
-            "currency": product.currency,
-            "stock": product.stock,
-            "is_active": True,
-            **fields,
-        }
-        self.answers[("GET", f"/products/{product.sku}")] = (200, body)
-
-    def calls(self, method: str, prefix: str) -> int:
-        return sum(1 for m, path, _ in self.requests if m == method and path.startswith(prefix))
-
-    def stop(self) -> None:
-        self.released.set()
-        super().stop()
-
-
-@pytest.fixture(autouse=True)
-def _fast_breaker(settings):
-    settings.EXTERNAL_TIMEOUT_MS = TIMEOUT_MS
-    settings.BREAKER_RESET_SECONDS = 1
-    settings.BREAKER_MIN_CALLS = 10
-    settings.BREAKER_ERROR_PERCENT = 50
-    settings.BREAKER_WINDOW_SECONDS = 60
-
-
-@pytest.fixture
-def fake_services():
-    services = []
-
-    def start() -> FakeService:
-        services.append(FakeService())
-        return services[-1]
-
-    yield start
-    for service in services:
-        service.stop()
-
-
-@pytest.fixture
-def products(settings, fake_services):
-    service = fake_services()
-    settings.PRODUCT_SERVICE_URL = service.url
-    return service
-
-
-@pytest.fixture
-def payments(settings, fake_services):
-    service = fake_services()
-    settings.PAYMENT_SERVICE_URL = service.url
-    return service
-
-
-def add(api, product, quantity=1):
-    return api.post(
-        "/api/v1/cart/items/", {"product_id": product.pk, "quantity": quantity}, format="json"
-    )
-
-
-def checkout(api):
-    return api.post("/api/v1/cart/checkout/")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_breaker")]
 
 
 def cache_lookups(result: str) -> float:
@@ -230,6 +142,7 @@ def test_an_approved_payment_checks_out(user, user_api, payments):
 
     assert response.status_code == 200, response.content
     assert response.data["status"] == "checked_out"
+    attempt = CheckoutAttempt.objects.get(cart=cart)
     assert payments.requests == [
         (
             "POST",
@@ -238,10 +151,16 @@ def test_an_approved_payment_checks_out(user, user_api, payments):
                 "cart_id": str(cart.id),
                 "amount": "9.00",
                 "currency": "EUR",
-                "idempotency_key": f"{cart.id}:{cart.version}",
+                "idempotency_key": str(attempt.id),
             },
         )
     ]
+    assert (attempt.status, attempt.payment, attempt.authorization_id) == (
+        "completed",
+        "authorised",
+        "auth-1",
+    )
+    assert not StockReservation.objects.exists()
     product.refresh_from_db()
     assert product.stock == 8
 
@@ -253,7 +172,7 @@ def test_an_approved_payment_checks_out(user, user_api, payments):
 def test_a_refused_payment_changes_nothing(user, user_api, payments, answer):
     product = ProductFactory(stock=10)
     add(user_api, product, 2)
-    version = cart_get_active(owner=CartOwner(user_id=user.pk)).version
+    before = user_api.get("/api/v1/cart/")
     payments.answers[("POST", "/payments")] = answer
 
     response = checkout(user_api)
@@ -263,8 +182,16 @@ def test_a_refused_payment_changes_nothing(user, user_api, payments, answer):
     assert response["Content-Type"] == "application/problem+json"
     product.refresh_from_db()
     assert product.stock == 10
-    cart = cart_get_active(owner=CartOwner(user_id=user.pk))
-    assert (cart.status, cart.version) == (CartStatus.ACTIVE, version)
+    after = user_api.get("/api/v1/cart/")
+    assert after.content == before.content
+    assert after["ETag"] == before["ETag"]
+    attempt = CheckoutAttempt.objects.get()
+    assert (attempt.status, attempt.release_reason, attempt.payment) == (
+        "released",
+        "refused",
+        "refused",
+    )
+    assert not StockReservation.objects.exists()
 
 
 @pytest.mark.parametrize("outage", ["error", "hang", "refused_connection"])
@@ -289,6 +216,8 @@ def test_a_payment_outage_is_a_fast_503_and_changes_nothing(
     product.refresh_from_db()
     assert product.stock == 10
     assert cart_get_active(owner=CartOwner(user_id=user.pk)).status == CartStatus.ACTIVE
+    # It may have been authorised all the same: the sweeper asks again.
+    assert CheckoutAttempt.objects.get().payment == PaymentState.UNKNOWN
     logged = [r for r in caplog.records if r.levelname == "ERROR" and "payment" in r.getMessage()]
     word = {"error": "HTTP 500", "hang": "timeout", "refused_connection": "connection"}[outage]
     assert word in logged[0].getMessage()
