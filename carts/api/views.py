@@ -125,7 +125,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 412)}
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 409, 412)}
     )
     def remove_item(self, request: Request, item_id: int) -> Response:
         return self._write(
@@ -135,7 +135,9 @@ class CartViewSet(viewsets.ViewSet):
             ),
         )
 
-    @extend_schema(parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 412)})
+    @extend_schema(
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 409, 412)}
+    )
     def clear(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
         state = services.cart_clear(owner=owner, if_match=if_match(request)) if owner else None
@@ -165,7 +167,7 @@ class CartViewSet(viewsets.ViewSet):
     @extend_schema(
         request=EmptyInput,
         parameters=[MERGED_SESSION_PARAM, IF_MATCH_PARAM],
-        responses={200: CartOutput, **problems(400, 401, 412, 413, 415, 422)},
+        responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415, 422)},
     )
     def merge(self, request: Request) -> Response:
         _valid(EmptyInput, request)

@@ -217,6 +217,8 @@ def cart_merge(
     )
     user_cart = statements.cart_lock_active(owner=user_owner)
     check_precondition(user_cart, if_match)
+    if guest_cart is None and session_token:
+        check_not_checking_out(CartOwner(session_token=session_token))
     if guest_cart is None:
         if user_cart is None:
             return None

@@ -17,6 +17,7 @@ from decimal import Decimal
 import pytest
 import requests
 import schemathesis
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import settings
 from schemathesis import checks
@@ -56,8 +57,8 @@ class Identity:
 
 def seed(base_url: str) -> dict[str, Identity]:
     """Products 1 to 5 (plenty of stock, little stock, another currency, not for sale), carts
-    in every status, a shopper, staff, and a guest whose first add (to the live server) gave
-    it a session."""
+    in every status (one waiting on its payment), a shopper, staff, and a guest whose first
+    add (to the live server) gave it a session."""
     ProductFactory(price=Decimal("10.00"), stock=1_000_000)
     ProductFactory(price=Decimal("2.50"), stock=1_000_000)
     ProductFactory(price=Decimal("99.99"), stock=2)
@@ -72,6 +73,10 @@ def seed(base_url: str) -> dict[str, Identity]:
     services.cart_checkout(owner=other_owner)
     services.cart_item_add(owner=CartOwner(session_token="seed-guest"), product_id=2)
     services.cart_merge(user_id=other.pk, session_token="seed-guest")
+    paying = CartOwner(user_id=UserFactory().pk)
+    services.cart_item_add(owner=paying, product_id=1)
+    with override_settings(PAYMENT_SERVICE_URL="http://127.0.0.1:9"):  # reserve calls nothing
+        services.checkout_reserve(owner=paying, if_match=None, request_key="", service_data=None)
 
     answer = requests.post(f"{base_url}/api/v1/cart/items/", json={"product_id": 1}, timeout=10)
     assert answer.status_code == 201, answer.text
