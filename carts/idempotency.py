@@ -36,6 +36,7 @@ from carts.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 REPLAYED_HEADERS = ("ETag", "X-Session-ID")
 NEW_GUEST = "new-guest"
+IN_USE = "A request with this Idempotency-Key is still being processed; retry shortly."
 
 
 def request_key(request: Request) -> str:
@@ -66,21 +67,19 @@ def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Re
     records = IdempotencyRecord.objects.filter(owner=owner_key, key=key)
     for _ in range(3):
         now = timezone.now()
-        record = records.first()
-        if record is not None and record.created_at < now - timedelta(
-            hours=settings.IDEMPOTENCY_KEY_HOURS
-        ):
-            records.filter(pk=record.pk).delete()
-            record = None
         lock = now + timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
+        try:  # a first request: one INSERT
+            with transaction.atomic():
+                return records.create(
+                    owner=owner_key, key=key, fingerprint=fingerprint, locked_until=lock
+                )
+        except IntegrityError:
+            record = records.first()
         if record is None:
-            try:
-                with transaction.atomic():
-                    return records.create(
-                        owner=owner_key, key=key, fingerprint=fingerprint, locked_until=lock
-                    )
-            except IntegrityError:
-                continue  # a concurrent duplicate claimed it first
+            continue  # expired and deleted meanwhile
+        if record.created_at < now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS):
+            records.filter(pk=record.pk).delete()
+            continue
         if record.fingerprint != fingerprint:
             raise errors.IdempotencyKeyReused(
                 "This Idempotency-Key was first sent with another request; use a new key."
@@ -89,7 +88,7 @@ def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Re
             return _replay(record)
         if record.locked_until > now:
             raise errors.IdempotencyKeyInUse(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                IN_USE,
                 retry_after=max(1, math.ceil((record.locked_until - now).total_seconds())),
             )
         # Its worker died: take it over, unless another retry just did.
@@ -97,10 +96,7 @@ def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Re
         if unchanged.update(locked_until=lock):
             record.locked_until = lock
             return record
-    raise errors.IdempotencyKeyInUse(
-        "A request with this Idempotency-Key is still being processed; retry shortly.",
-        retry_after=1,
-    )
+    raise errors.IdempotencyKeyInUse(IN_USE, retry_after=1)
 
 
 def _store(record: IdempotencyRecord, response: Response) -> None:

@@ -63,7 +63,7 @@ def check_not_checking_out(owner: CartOwner) -> None:
     """Called when the owner has no active cart: is theirs being checked out?"""
     if statements.cart_read_checking_out(owner=owner) is not None:
         raise errors.CheckoutInProgress(
-            "Your cart is being checked out; it can change again if that fails."
+            "Your cart is being checked out; it can change again if that fails.", retry_after=2
         )
 
 

@@ -73,8 +73,8 @@ def _state(cart: Cart) -> CartState:
     return CartState(cart, statements.cart_lines_read(cart=cart))
 
 
-def _earlier_attempt(owner: CartOwner, request_key: str) -> CheckoutAttempt | CartState:
-    """The owner has no active cart: the attempt this request retries, or why there is none.
+def _earlier_attempt(owner: CartOwner, request_key: str) -> CheckoutAttempt | CartState | None:
+    """The owner has no active cart: the attempt this request retries, if any.
 
     A reserved attempt sent with the same key is resumed; a completed one answers its cart
     as it was checked out (a retry never hears "cart empty" about a checkout that worked).
@@ -84,15 +84,12 @@ def _earlier_attempt(owner: CartOwner, request_key: str) -> CheckoutAttempt | Ca
         attempt = CheckoutAttempt.objects.get(cart=cart, status=AttemptStatus.RESERVED)
         if request_key and attempt.request_key == request_key:
             return attempt
-        raise errors.CheckoutInProgress(
-            "Your cart is already being checked out.",
-            retry_after=max(1, int((attempt.expires_at - timezone.now()).total_seconds())),
-        )
+        raise errors.CheckoutInProgress("Your cart is already being checked out.", retry_after=2)
     if request_key:
         done = statements.attempt_completed_read(owner=owner, request_key=request_key)
         if done is not None:
             return _state(done.cart)
-    raise errors.CartEmpty("You have no cart to check out.")
+    return None
 
 
 @transaction.atomic
@@ -112,13 +109,16 @@ def checkout_reserve(
     Returns the attempt, or the cart's state if this request retries a finished checkout.
     """
     cart = statements.cart_lock_active(owner=owner)
+    if cart is None and (earlier := _earlier_attempt(owner, request_key)) is not None:
+        return earlier
     check_precondition(cart, if_match)
     if cart is None:
-        return _earlier_attempt(owner, request_key)
+        raise errors.CartEmpty("You have no cart to check out.")
     lines = statements.cart_items_lock_products(cart=cart)
     if not lines:
         raise errors.CartEmpty("Add something to the cart before checking out.")
     for line in lines:
+        # A line added since the data was fetched keeps the data its add applied.
         if service_data is not None and line.product.sku in service_data:
             product_apply(product=line.product, data=service_data[line.product.sku])
     faults = [fault for line in lines if (fault := _fault(line, cart.currency))]

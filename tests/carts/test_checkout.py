@@ -77,6 +77,7 @@ def test_a_cart_being_checked_out_shows_it_and_refuses_every_change(
     ):
         assert response.status_code == 409, response.content
         assert response.data["code"] == "checkout_in_progress"
+        assert response["Retry-After"] == "2"
     assert user_api.get("/api/v1/cart/").content == during.content
 
     assert services.checkout_release(
