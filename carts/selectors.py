@@ -18,8 +18,18 @@ from django.db.models.functions import Coalesce
 
 from carts.analytics import LINE_VALUE, MONEY_OUTPUT
 from carts.db import document, statements
+from carts.db.statements import owner_filter
 from carts.domain import CartOwner, CartState
-from carts.models import Cart, CartItem, Product, StockReservation, StockSale
+from carts.models import (
+    AttemptStatus,
+    Cart,
+    CartItem,
+    CartStatus,
+    CheckoutAttempt,
+    Product,
+    StockReservation,
+    StockSale,
+)
 
 
 def cart_get_active_with_lines(*, owner: CartOwner) -> CartState | None:
@@ -28,6 +38,37 @@ def cart_get_active_with_lines(*, owner: CartOwner) -> CartState | None:
     if connection.vendor == "postgresql":
         return document.cart_read_active_rendered(owner=owner)
     return statements.cart_read_active(owner=owner)
+
+
+def cart_read_checking_out(*, owner: CartOwner) -> Cart | None:
+    """The owner's cart being checked out, if any."""
+    column, value = owner_filter(owner)
+    return Cart.objects.filter(status=CartStatus.CHECKING_OUT, **{column: value}).first()
+
+
+def line_product_read(*, owner: CartOwner, item_id: int) -> Product | None:
+    """The product of a line of the owner's active cart, unlocked (None if there is none)."""
+    column, value = owner_filter(owner)
+    carts = Cart.objects.filter(status=CartStatus.ACTIVE, **{column: value})
+    return Product.objects.filter(cart_items__pk=item_id, cart_items__cart__in=carts).first()
+
+
+def cart_skus_read(*, owner: CartOwner) -> list[str]:
+    """The SKUs of the products in the owner's active cart, unlocked."""
+    column, value = owner_filter(owner)
+    products = Product.objects.filter(
+        cart_items__cart__status=CartStatus.ACTIVE, **{f"cart_items__cart__{column}": value}
+    )
+    return list(products.values_list("sku", flat=True))
+
+
+def attempt_completed_read(*, owner: CartOwner, request_key: str) -> CheckoutAttempt | None:
+    """The owner's completed checkout attempt sent with this Idempotency-Key, with its cart."""
+    column, value = owner_filter(owner)
+    attempts = CheckoutAttempt.objects.select_related("cart").filter(
+        status=AttemptStatus.COMPLETED, request_key=request_key, **{f"cart__{column}": value}
+    )
+    return attempts.first()
 
 
 def cart_list() -> QuerySet[Cart]:

@@ -9,13 +9,15 @@ UPDATE that bumps its version (`cart_lock_and_touch`), else with SELECT ... FOR 
 (`cart_lock_active`). The cart's lines are read by a later statement, once the lock is held.
 """
 
+from uuid import UUID
+
 from django.db import connection
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from carts.db import runner
 from carts.domain import CartLine, CartOwner, CartState
-from carts.models import AttemptStatus, Cart, CartItem, CartStatus, CheckoutAttempt, Product
+from carts.models import Cart, CartItem, CartStatus, CheckoutAttempt, Product
 
 CART_FIELDS = Cart._meta.concrete_fields
 LINE_FIELDS = (
@@ -107,12 +109,6 @@ def cart_lock_active(*, owner: CartOwner) -> Cart | None:
     return runner.instance(Cart, CART_FIELDS, rows[0]) if rows else None
 
 
-def cart_read_checking_out(*, owner: CartOwner) -> Cart | None:
-    """The owner's cart being checked out, if any."""
-    column, value = owner_filter(owner)
-    return Cart.objects.filter(status=CartStatus.CHECKING_OUT, **{column: value}).first()
-
-
 def cart_lock_and_touch(*, owner: CartOwner, first_item: bool = False) -> Cart | None:
     """Lock the owner's active cart by touching it, in one statement.
 
@@ -158,22 +154,6 @@ def cart_lines_read_with_product(
     )
     product = runner.instance(Product, PRODUCT_FIELDS, head) if head is not None else None
     return product, lines
-
-
-def line_product_read(*, owner: CartOwner, item_id: int) -> Product | None:
-    """The product of a line of the owner's active cart, unlocked (None if there is none)."""
-    column, value = owner_filter(owner)
-    carts = Cart.objects.filter(status=CartStatus.ACTIVE, **{column: value})
-    return Product.objects.filter(cart_items__pk=item_id, cart_items__cart__in=carts).first()
-
-
-def cart_skus_read(*, owner: CartOwner) -> list[str]:
-    """The SKUs of the products in the owner's active cart, unlocked."""
-    column, value = owner_filter(owner)
-    products = Product.objects.filter(
-        cart_items__cart__status=CartStatus.ACTIVE, **{f"cart_items__cart__{column}": value}
-    )
-    return list(products.values_list("sku", flat=True))
 
 
 def product_read(*, product_id: int) -> Product | None:
@@ -239,13 +219,11 @@ def products_lock(*, product_ids: list[int]) -> None:
     list(Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk").values("pk"))
 
 
-def attempt_completed_read(*, owner: CartOwner, request_key: str) -> CheckoutAttempt | None:
-    """The owner's completed checkout attempt sent with this Idempotency-Key, with its cart."""
-    column, value = owner_filter(owner)
-    attempts = CheckoutAttempt.objects.select_related("cart").filter(
-        status=AttemptStatus.COMPLETED, request_key=request_key, **{f"cart__{column}": value}
-    )
-    return attempts.first()
+def attempt_lock(*, attempt_id: UUID) -> tuple[Cart, CheckoutAttempt]:
+    """A checkout attempt's cart, locked, then the attempt as it is now: every change to an
+    attempt is made with its cart locked."""
+    cart = Cart.objects.select_for_update(of=("self",)).get(checkout_attempts__pk=attempt_id)
+    return cart, CheckoutAttempt.objects.get(pk=attempt_id)
 
 
 def batch_lock(queryset: QuerySet, *, size: int) -> list:

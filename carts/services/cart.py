@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from addtocart.observability import metrics
-from carts import errors
+from carts import errors, selectors
 from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import Cart, CartItem, CartStatus, Product
@@ -145,7 +145,7 @@ def cart_item_update(
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     check_quantity(quantity)
     data = (
-        _service_data(statements.line_product_read(owner=owner, item_id=item_id))
+        _service_data(selectors.line_product_read(owner=owner, item_id=item_id))
         if settings.PRODUCT_SERVICE_URL
         else None
     )

@@ -17,8 +17,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from carts import errors
-from carts.db import statements
+from carts import errors, selectors
 from carts.domain import CartOwner, CartState
 from carts.models import CheckoutAttempt, PaymentState
 from carts.services.catalog import product_data_fetch
@@ -38,7 +37,7 @@ def cart_checkout(
     """
     service_data = None
     if settings.PRODUCT_SERVICE_URL:
-        skus = statements.cart_skus_read(owner=owner)
+        skus = selectors.cart_skus_read(owner=owner)
         service_data = product_data_fetch(skus=skus, fresh=True)
     reserved = checkout_reserve(
         owner=owner, if_match=if_match, request_key=request_key, service_data=service_data

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from addtocart.observability import metrics
-from carts import errors
+from carts import errors, selectors
 from carts.db import statements
 from carts.domain import CartOwner, cart_etag
 from carts.models import Cart, CartStatus, Product
@@ -61,7 +61,7 @@ def check_stock(product: Product, quantity: int) -> None:
 
 def check_not_checking_out(owner: CartOwner) -> None:
     """Called when the owner has no active cart: is theirs being checked out?"""
-    if statements.cart_read_checking_out(owner=owner) is not None:
+    if selectors.cart_read_checking_out(owner=owner) is not None:
         raise errors.CheckoutInProgress(
             "Your cart is being checked out; it can change again if that fails.", retry_after=2
         )

@@ -16,7 +16,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 
 from addtocart.observability import metrics
-from carts import errors
+from carts import errors, selectors
 from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import (
@@ -79,14 +79,14 @@ def _earlier_attempt(owner: CartOwner, request_key: str) -> CheckoutAttempt | Ca
     A reserved attempt sent with the same key is resumed; a completed one answers its cart
     as it was checked out (a retry never hears "cart empty" about a checkout that worked).
     """
-    cart = statements.cart_read_checking_out(owner=owner)
+    cart = selectors.cart_read_checking_out(owner=owner)
     if cart is not None:
         attempt = CheckoutAttempt.objects.get(cart=cart, status=AttemptStatus.RESERVED)
         if request_key and attempt.request_key == request_key:
             return attempt
         raise errors.CheckoutInProgress("Your cart is already being checked out.", retry_after=2)
     if request_key:
-        done = statements.attempt_completed_read(owner=owner, request_key=request_key)
+        done = selectors.attempt_completed_read(owner=owner, request_key=request_key)
         if done is not None:
             return _state(done.cart)
     return None
@@ -175,19 +175,13 @@ def _sell(
     return CartState(cart, lines)
 
 
-def _lock(attempt_id: UUID) -> tuple[Cart, CheckoutAttempt]:
-    """The attempt's cart, locked, then the attempt as it is now."""
-    cart = Cart.objects.select_for_update(of=("self",)).get(checkout_attempts__pk=attempt_id)
-    return cart, CheckoutAttempt.objects.get(pk=attempt_id)
-
-
 @transaction.atomic
 def checkout_complete(
     *, attempt_id: UUID, payment: PaymentState, authorization_id: str = ""
 ) -> CartState:
     """The payment is authorised (or none is needed): the reservations become the sale and
     the cart is `checked_out`. Raises CheckoutExpired if the attempt was released first."""
-    cart, attempt = _lock(attempt_id)
+    cart, attempt = statements.attempt_lock(attempt_id=attempt_id)
     if attempt.status == AttemptStatus.COMPLETED:
         return _state(cart)
     if attempt.status != AttemptStatus.RESERVED:
@@ -207,7 +201,7 @@ def checkout_complete(
 def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) -> bool:
     """Give the reserved units back to the stock and the cart back to its owner, `active` and
     as it was. Returns False if the attempt had already ended."""
-    cart, attempt = _lock(attempt_id)
+    cart, attempt = statements.attempt_lock(attempt_id=attempt_id)
     if attempt.status != AttemptStatus.RESERVED:
         return False
     quantities = dict(attempt.reservations.values_list("product_id", "quantity"))
