@@ -46,7 +46,7 @@ def checkout_release_expired(*, now: datetime | None = None, limit: int = 500) -
             status=AttemptStatus.RELEASED, payment=PaymentState.UNKNOWN
         )
         for attempt_id in list(unknown.order_by("created_at").values_list("pk", flat=True)[:limit]):
-            _count(report.payments_settled, checkout_payment_settle(attempt_id=attempt_id))
+            _count(report.payments_settled, checkout_payment_settle(attempt_id=attempt_id).value)
     if settings.PRODUCT_SERVICE_URL:
         report.sales_reported = stock_sales_report_pending(now=now, limit=limit)
     return report
