@@ -4,26 +4,66 @@ With PROMETHEUS_MULTIPROC_DIR set (gunicorn), prometheus_client's MultiProcessCo
 up the samples all workers wrote; otherwise the process's own registry is exported. The
 business gauges are computed by the database at most once per BUSINESS_METRICS_CACHE_SECONDS
 in each process, so frequent scrapes stay cheap.
+
+The checkout gauges show what the sweeper (`manage.py release_expired_reservations`) has
+left to do; each is a count over a partial index or a small table (docs/operations.md,
+"8. Checkouts and the sweeper").
 """
 
 import os
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import prometheus_client
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 from carts import analytics
+from carts.models import AttemptStatus, CheckoutAttempt, PaymentState, StockSale
 from health import checks
 from integrations.http import breaker_states
 
 BREAKER_STATES = ("closed", "half_open", "open")
+# A sale is reported right after its checkout; one still unreported after this is stuck.
+SALE_REPORT_GRACE = timedelta(minutes=5)
+CHECKOUT_GAUGES = (
+    (
+        "checkout_reservations_expired",
+        "Checkouts holding stock past their expiry: the sweeper is behind or not running.",
+    ),
+    ("checkout_reservations_open", "Checkouts holding stock, expired or not."),
+    (
+        "checkout_payments_unknown",
+        "Released checkouts whose payment outcome is unknown: possible charges not yet voided.",
+    ),
+    (
+        "stock_sales_unreported",
+        "Sales made over 5 minutes ago that the product service has not been told of.",
+    ),
+)
+
+
+def checkout_figures(now: datetime) -> dict[str, int]:
+    """The counts behind CHECKOUT_GAUGES, in two queries: attempts reserved (the partial
+    index of reserved attempts by expiry) or released with an unknown payment (the partial
+    index of unknown payments), and unreported sales (a table the sweeper keeps small)."""
+    reserved = Q(status=AttemptStatus.RESERVED)
+    unknown = Q(status=AttemptStatus.RELEASED, payment=PaymentState.UNKNOWN)
+    attempts = CheckoutAttempt.objects.filter(reserved | unknown).aggregate(
+        checkout_reservations_expired=Count("pk", filter=reserved & Q(expires_at__lt=now)),
+        checkout_reservations_open=Count("pk", filter=reserved),
+        checkout_payments_unknown=Count("pk", filter=unknown),
+    )
+    sales = StockSale.objects.filter(
+        reported_at__isnull=True, created_at__lt=now - SALE_REPORT_GRACE
+    ).count()
+    return {**attempts, "stock_sales_unreported": sales}
 
 
 class BusinessCollector:
@@ -45,8 +85,9 @@ class BusinessCollector:
             by_status = analytics.carts_by_status()
             now = timezone.now()
             day = analytics.business_metrics(start=now - timedelta(hours=24), end=now, top=0)
+            checkouts = checkout_figures(now)
         except DatabaseError:  # the database is down: export what does not need it
-            by_status, day = None, None
+            by_status, day, checkouts = None, None, None
         if by_status is not None:
             carts = GaugeMetricFamily(
                 "addtocart_carts", "Carts by status, all time.", labels=["status"]
@@ -75,6 +116,11 @@ class BusinessCollector:
             ):
                 if value is not None:
                     families.append(GaugeMetricFamily(f"addtocart_{name}", help_text, float(value)))
+        if checkouts is not None:
+            for name, help_text in CHECKOUT_GAUGES:
+                families.append(
+                    GaugeMetricFamily(f"addtocart_{name}", help_text, float(checkouts[name]))
+                )
         db = checks.database()
         families.append(
             GaugeMetricFamily(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: migrate, load the demo catalog, ensure a staff account, serve with gunicorn.
+# `make run`: migrate, load the demo catalog, ensure a staff account, serve with gunicorn,
+# and run the checkout sweeper every SWEEPER_INTERVAL_SECONDS (60) while gunicorn runs.
 # Local secrets are generated once into .local/dev.env (git-ignored) and reused; variables
 # already set in the environment win over that file.
 set -euo pipefail
@@ -39,4 +40,19 @@ cat <<MSG
   Database: ${DATABASE_URL:-SQLite file db.sqlite3}   Cache: ${REDIS_URL:-in-process}
 
 MSG
+# The checkout sweeper, as the CronJob runs it in a cluster (docs/operations.md,
+# "8. Checkouts and the sweeper"): its log lines (JSON) are shown, its summary line is not.
+# After the exec below, $$ is gunicorn's pid: the loop ends within a second of gunicorn.
+# A background job of a script ignores SIGINT, so Ctrl-C stops gunicorn, then this.
+SWEEPER_INTERVAL_SECONDS="${SWEEPER_INTERVAL_SECONDS:-60}"
+(
+  waited=0
+  while sleep 1 && kill -0 $$ 2>/dev/null; do
+    waited=$((waited + 1))
+    if [ "$waited" -ge "$SWEEPER_INTERVAL_SECONDS" ]; then
+      waited=0
+      "$PY" manage.py release_expired_reservations | grep --line-buffered '^{' || true
+    fi
+  done
+) &
 exec "${VENV:-.venv}/bin/gunicorn" -c addtocart/gunicorn.conf.py addtocart.wsgi

@@ -108,3 +108,49 @@ def promtool() -> str:
             f"Debian's package archive): {result.stderr.strip()[-500:]}"
         )
     return result.stdout.strip().splitlines()[-1]
+
+
+def database_url() -> str:
+    """The test database, for a process of the service started by a test."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def expired_checkout(*, quantity: int = 2, stock_left: int = 8):
+    """A checkout whose worker died after reserving: its cart `checking_out`, `quantity` units
+    of a product held (`stock_left` still in stock) past their expiry. The sweeper releases it
+    (no payment service: none to ask)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from carts.models import CartStatus, CheckoutAttempt, StockReservation
+    from tests.factories import CartFactory, CartItemFactory, ProductFactory
+
+    product = ProductFactory(stock=stock_left)
+    cart = CartFactory(status=CartStatus.CHECKING_OUT)
+    CartItemFactory(cart=cart, product=product, quantity=quantity)
+    attempt = CheckoutAttempt.objects.create(
+        cart=cart,
+        total=product.price * quantity,
+        currency=product.currency,
+        expires_at=timezone.now() - timedelta(minutes=1),
+    )
+    StockReservation.objects.create(attempt=attempt, product=product, quantity=quantity)
+    return attempt
+
+
+def assert_released(attempt, *, stock: int) -> None:
+    """The sweeper released `expired_checkout()`'s attempt: its product has `stock` units
+    again, its cart is active, nothing is reserved."""
+    from carts.models import AttemptStatus, CartStatus
+
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.release_reason) == (AttemptStatus.RELEASED, "expired")
+    assert not attempt.reservations.exists()
+    (line,) = attempt.cart.items.select_related("product")
+    assert line.product.stock == stock
+    attempt.cart.refresh_from_db()
+    assert attempt.cart.status == CartStatus.ACTIVE

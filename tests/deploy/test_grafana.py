@@ -68,6 +68,9 @@ def test_the_figures_the_alerts_watch_are_shown():
         "addtocart_redis_up",
         "addtocart_circuit_breaker_state",
         "kube_pod_container_status_restarts_total",
+        "addtocart_checkout_reservations_expired",
+        "addtocart_checkout_payments_unknown",
+        "addtocart_stock_sales_unreported",
     ]:
         assert needed in text, needed
 

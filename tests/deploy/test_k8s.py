@@ -14,7 +14,15 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.support import DEPLOY, ROOT, run, tool
+from tests.deploy.support import (
+    DEPLOY,
+    ROOT,
+    assert_released,
+    database_url,
+    expired_checkout,
+    run,
+    tool,
+)
 
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.37.0"
@@ -25,7 +33,9 @@ CRONJOBS = {
     "addtocart-mark-abandoned-carts": ("*/15 * * * *", ["mark_abandoned_carts"]),
     "addtocart-purge-carts": ("30 3 * * *", ["purge_carts", "--older-than", "90"]),
     "addtocart-warm-cache": ("5 * * * *", ["warm_cache"]),
+    "addtocart-release-expired-reservations": ("* * * * *", ["release_expired_reservations"]),
 }
+SWEEPER = "addtocart-release-expired-reservations"
 
 
 @functools.cache
@@ -436,6 +446,58 @@ def test_cronjobs(overlay):
         assert set(secret_refs(container)) == JOB_SECRET_KEYS, name
         command = ROOT / "carts" / "management" / "commands" / f"{arguments[0]}.py"
         assert command.exists(), command
+        # The web pods' settings (the payment and product services' URLs among them).
+        assert container["envFrom"] == web_container(overlay)["envFrom"], name
+        assert container["resources"]["limits"]["memory"], name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_sweeper_runs_every_minute_without_piling_up(overlay):
+    """docs/operations.md, "8. Checkouts and the sweeper": one run at a time, a late run
+    skipped rather than run after the next one is due, a stuck run stopped."""
+    spec = one(overlay, "CronJob", SWEEPER)["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] < 60
+    job = spec["jobTemplate"]["spec"]
+    assert 60 <= job["activeDeadlineSeconds"] <= 600
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+    assert spec["successfulJobsHistoryLimit"] >= 1  # its last summary line, for kubectl logs
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_sweeper_runs_with_its_pods_environment(overlay, tmp_path):
+    """The sweeper's container, with the environment the kubelet gives it, releases a
+    checkout left expired, and logs what it did as the runbook says."""
+    attempt = expired_checkout(quantity=2, stock_left=8)
+    (container,) = one(overlay, "CronJob", SWEEPER)["spec"]["jobTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"]
+    secrets = {
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": "",
+        "DJANGO_SECRET_KEY": "test-secret",
+        "JWT_SIGNING_KEY": "test-jwt",
+    }
+    env = container_env(container, configmap(overlay)["data"], secrets, "10.1.2.3")
+    env.update(PATH=os.environ["PATH"], PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    python, *arguments = container["command"]
+    assert python == "python"
+    done = subprocess.run(
+        [sys.executable, *arguments], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert_released(attempt, stock=10)
+    lines = done.stdout.splitlines()
+    summary = (
+        "expired checkouts: {'released': 1}; unknown payments settled: none; sales reported: 0"
+    )
+    assert summary in lines
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    (logged,) = [record for record in records if record["logger"] == "carts.sweeper"]
+    assert logged["level"] == "WARNING"
+    assert logged["message"] == f"Checkout sweeper: {summary}"
 
 
 # --- Overlays --------------------------------------------------------------------------------

@@ -121,3 +121,22 @@ def test_the_example_scrape_configuration(tmp_path):
     relabel = yaml.safe_dump(job["relabel_configs"])
     assert "__meta_kubernetes_pod_label_(.+)" in relabel  # gives app="addtocart-service"
     assert "target_label: namespace" in relabel
+
+
+def test_the_checkout_sweeper_alerts():
+    """docs/operations.md, "8. Checkouts and the sweeper": each reads its gauge as every pod
+    exports it (one figure per namespace), waits its time, and leads to that section."""
+    for name, gauge, wait in [
+        ("AddToCartCheckoutSweeperBehind", "addtocart_checkout_reservations_expired", "10m"),
+        ("AddToCartPaymentsUnsettled", "addtocart_checkout_payments_unknown", "30m"),
+        ("AddToCartSalesUnreported", "addtocart_stock_sales_unreported", "15m"),
+    ]:
+        alert = alerts()[name]
+        expr = " ".join(alert["expr"].split())
+        assert expr == f'max by (namespace) ({gauge}{{app="addtocart-service"}}) > 0', name
+        assert alert["for"] == wait, name
+        runbook = alert["annotations"]["runbook_url"]
+        assert runbook == "docs/operations.md#8-checkouts-and-the-sweeper", name
+    runbook_text = (DEPLOY.parent / "docs" / "operations.md").read_text()
+    headings = re.findall(r"^#+ (.+)$", runbook_text, re.M)
+    assert "8. Checkouts and the sweeper" in headings
