@@ -301,6 +301,12 @@ class StockSale(models.Model):
         ]
         indexes = [
             models.Index(fields=["product", "reported_at"], name="sale_product_reported_idx"),
+            # The sweeper's work, and its gauge: sales not yet reported.
+            models.Index(
+                fields=["created_at"],
+                name="sale_unreported_idx",
+                condition=Q(reported_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

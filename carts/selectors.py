@@ -71,6 +71,14 @@ def attempt_completed_read(*, owner: CartOwner, request_key: str) -> CheckoutAtt
     return attempts.first()
 
 
+def attempt_expired_of(*, owner: CartOwner, now: datetime) -> CheckoutAttempt | None:
+    """The owner's checkout still holding stock past its expiry: its worker is gone."""
+    column, value = owner_filter(owner)
+    return CheckoutAttempt.objects.filter(
+        status=AttemptStatus.RESERVED, expires_at__lt=now, **{f"cart__{column}": value}
+    ).first()
+
+
 def cart_list() -> QuerySet[Cart]:
     """Every cart, lines included, for staff."""
     lines = Prefetch("items", queryset=CartItem.objects.select_related("product"))

@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,110 +18,262 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Cart',
+            name="Cart",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('session_id', models.CharField(blank=True, max_length=64, null=True)),
-                ('status', models.CharField(choices=[('active', 'Active'), ('checked_out', 'Checked out'), ('merged', 'Merged'), ('abandoned', 'Abandoned')], default='active', max_length=16)),
-                ('currency', models.CharField(default=carts.models.default_currency, max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code.')])),
-                ('version', models.PositiveIntegerField(default=1)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now, help_text='Last activity.')),
-                ('checked_out_at', models.DateTimeField(blank=True, null=True)),
-                ('total', models.DecimalField(blank=True, decimal_places=2, help_text='Total at checkout.', max_digits=14, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='carts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("session_id", models.CharField(blank=True, max_length=64, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("checked_out", "Checked out"),
+                            ("merged", "Merged"),
+                            ("abandoned", "Abandoned"),
+                        ],
+                        default="active",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        default=carts.models.default_currency,
+                        max_length=3,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{3}$", "Use a three-letter ISO 4217 code."
+                            )
+                        ],
+                    ),
+                ),
+                ("version", models.PositiveIntegerField(default=1)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "updated_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="Last activity."
+                    ),
+                ),
+                ("checked_out_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "total",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Total at checkout.",
+                        max_digits=14,
+                        null=True,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="carts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='IdempotencyRecord',
+            name="IdempotencyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('owner', models.CharField(help_text='user:<id> or guest:<session id>', max_length=80)),
-                ('key', models.CharField(max_length=255)),
-                ('fingerprint', models.CharField(help_text='SHA-256 of method, route and body.', max_length=64)),
-                ('response_status', models.PositiveSmallIntegerField()),
-                ('response_body', models.JSONField()),
-                ('response_headers', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.CharField(help_text="user:<id> or guest:<session id>", max_length=80),
+                ),
+                ("key", models.CharField(max_length=255)),
+                (
+                    "fingerprint",
+                    models.CharField(help_text="SHA-256 of method, route and body.", max_length=64),
+                ),
+                ("response_status", models.PositiveSmallIntegerField()),
+                ("response_body", models.JSONField()),
+                ("response_headers", models.JSONField(default=dict)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('owner', 'key'), name='one_record_per_owner_and_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("owner", "key"), name="one_record_per_owner_and_key"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Product',
+            name="Product",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sku', models.CharField(max_length=64, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=12, validators=[django.core.validators.MinValueValidator(0)])),
-                ('currency', models.CharField(default=carts.models.default_currency, max_length=3, validators=[django.core.validators.RegexValidator('^[A-Z]{3}$', 'Use a three-letter ISO 4217 code.')])),
-                ('stock', models.PositiveIntegerField(default=0)),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sku", models.CharField(max_length=64, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "price",
+                    models.DecimalField(
+                        decimal_places=2,
+                        max_digits=12,
+                        validators=[django.core.validators.MinValueValidator(0)],
+                    ),
+                ),
+                (
+                    "currency",
+                    models.CharField(
+                        default=carts.models.default_currency,
+                        max_length=3,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z]{3}$", "Use a three-letter ISO 4217 code."
+                            )
+                        ],
+                    ),
+                ),
+                ("stock", models.PositiveIntegerField(default=0)),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('price__gte', 0)), name='product_price_not_negative'), models.CheckConstraint(condition=models.Q(('stock__gte', 0)), name='product_stock_not_negative')],
+                "ordering": ["name", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("price__gte", 0)), name="product_price_not_negative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("stock__gte", 0)), name="product_stock_not_negative"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CartItem',
+            name="CartItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('quantity', models.PositiveIntegerField()),
-                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cart', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='carts.cart')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cart_items', to='carts.product')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("quantity", models.PositiveIntegerField()),
+                ("unit_price", models.DecimalField(decimal_places=2, max_digits=12)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "cart",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="carts.cart",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cart_items",
+                        to="carts.product",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='cart',
-            index=models.Index(fields=['session_id'], name='cart_session_idx'),
+            model_name="cart",
+            index=models.Index(fields=["session_id"], name="cart_session_idx"),
         ),
         migrations.AddIndex(
-            model_name='cart',
-            index=models.Index(fields=['user', 'created_at'], name='cart_user_created_idx'),
+            model_name="cart",
+            index=models.Index(fields=["user", "created_at"], name="cart_user_created_idx"),
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active'), ('user__isnull', False)), fields=('user',), name='one_active_cart_per_user'),
+            model_name="cart",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "active"), ("user__isnull", False)),
+                fields=("user",),
+                name="one_active_cart_per_user",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.UniqueConstraint(condition=models.Q(('session_id__isnull', False), ('status', 'active')), fields=('session_id',), name='one_active_cart_per_session'),
+            model_name="cart",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("session_id__isnull", False), ("status", "active")),
+                fields=("session_id",),
+                name="one_active_cart_per_session",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('session_id__isnull', True), ('user__isnull', False)), models.Q(('session_id__isnull', False), ('user__isnull', True)), _connector='OR'), name='cart_has_exactly_one_owner'),
+            model_name="cart",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("session_id__isnull", True), ("user__isnull", False)),
+                    models.Q(("session_id__isnull", False), ("user__isnull", True)),
+                    _connector="OR",
+                ),
+                name="cart_has_exactly_one_owner",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('checked_out_at__isnull', False), ('status', 'checked_out'), ('total__isnull', False)), models.Q(('status', 'checked_out'), _negated=True), _connector='OR'), name='checked_out_cart_has_total'),
+            model_name="cart",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("checked_out_at__isnull", False),
+                        ("status", "checked_out"),
+                        ("total__isnull", False),
+                    ),
+                    models.Q(("status", "checked_out"), _negated=True),
+                    _connector="OR",
+                ),
+                name="checked_out_cart_has_total",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cart',
-            constraint=models.CheckConstraint(condition=models.Q(('version__gte', 1)), name='cart_version_positive'),
+            model_name="cart",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("version__gte", 1)), name="cart_version_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cartitem',
-            constraint=models.UniqueConstraint(fields=('cart', 'product'), name='one_line_per_product'),
+            model_name="cartitem",
+            constraint=models.UniqueConstraint(
+                fields=("cart", "product"), name="one_line_per_product"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cartitem',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__gte', 1)), name='cart_item_quantity_positive'),
+            model_name="cartitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("quantity__gte", 1)), name="cart_item_quantity_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='cartitem',
-            constraint=models.CheckConstraint(condition=models.Q(('unit_price__gte', 0)), name='cart_item_unit_price_not_negative'),
+            model_name="cartitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("unit_price__gte", 0)), name="cart_item_unit_price_not_negative"
+            ),
         ),
     ]

@@ -5,24 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('carts', '0001_initial'),
+        ("carts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='cart',
-            name='first_item_added_at',
-            field=models.DateTimeField(blank=True, help_text='When the cart first held a line (for the metrics).', null=True),
+            model_name="cart",
+            name="first_item_added_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the cart first held a line (for the metrics).",
+                null=True,
+            ),
         ),
         migrations.AddIndex(
-            model_name='cart',
-            index=models.Index(fields=['created_at'], name='cart_created_idx'),
+            model_name="cart",
+            index=models.Index(fields=["created_at"], name="cart_created_idx"),
         ),
         migrations.AddIndex(
-            model_name='cart',
-            index=models.Index(condition=models.Q(('first_item_added_at__isnull', False), ('status', 'active')), fields=['updated_at'], name='cart_active_updated_idx'),
+            model_name="cart",
+            index=models.Index(
+                condition=models.Q(("first_item_added_at__isnull", False), ("status", "active")),
+                fields=["updated_at"],
+                name="cart_active_updated_idx",
+            ),
         ),
     ]

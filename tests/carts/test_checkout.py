@@ -187,6 +187,24 @@ def test_an_unknown_payment_is_asked_again_and_a_late_authorisation_voided(
     assert services.checkout_release_expired().payments_settled == {}
 
 
+def test_a_shopper_whose_checkout_expired_need_not_wait_for_the_sweeper(
+    user_api, owner, filled, payments
+):
+    """Its worker died: the shopper's next change ends that checkout first, as the sweeper
+    would (the payment service never received it), then is made."""
+    attempt = reserve(owner)
+    expire(attempt)
+
+    response = add(user_api, filled)
+
+    assert response.status_code == 201, response.content
+    assert response.data["items"][0]["quantity"] == 3
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.release_reason) == ("released", "expired")
+    assert payments.calls("GET", f"/payments/{attempt.pk}") == 1
+    assert stock_of(filled) == 10
+
+
 def test_without_the_payment_service_an_expired_attempt_is_released(settings, owner, filled):
     settings.PAYMENT_SERVICE_URL = "http://127.0.0.1:9"
     attempt = reserve(owner)
