@@ -110,7 +110,8 @@ def test_a_shopper_token_is_not_the_health_token(client, settings, user):
 
 
 @pytest.mark.django_db
-def test_prometheus_exports_http_and_business_metrics(user_api, client, product):
+def test_prometheus_exports_http_and_business_metrics(settings, user_api, client, product):
+    settings.BUSINESS_METRICS_CACHE_SECONDS = 0  # figures of this test's data, not a cached scrape
     user_api.post("/api/v1/cart/items/", {"product_id": product.pk, "quantity": 2}, format="json")
     text = client.get("/metrics").content.decode()
     assert 'http_requests_total{method="POST",route="api/v1/cart/items/",status="201"}' in text
