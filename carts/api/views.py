@@ -71,17 +71,21 @@ class CartViewSet(viewsets.ViewSet):
         self, request: Request, change, code: int = 200, retryable: bool = False, atomic=True
     ):
         """Apply a change to the caller's cart; `retryable` honours `Idempotency-Key`
-        (`atomic` False for a change that commits in phases: checkout)."""
+        (`atomic` False for a change that commits in phases: checkout). A change refused
+        because an expired checkout holds the cart ends it first (`services.cart_change`)."""
         owner, session_id = self._owner(request, create_session=True)
-        new_guest = session_id not in ("", request.headers.get(SESSION_HEADER, "").strip())
 
         def work() -> Response:
             return self._answer(change(owner, if_match(request)), session_id, code)
 
-        if not retryable:
-            return work()
-        owner_key = NEW_GUEST if new_guest else owner.key
-        return idempotent(request=request, owner_key=owner_key, work=work, atomic=atomic)
+        def work_once() -> Response:
+            """Per Idempotency-Key; a guest's first write (its session just issued) is kept
+            under `new-guest`, so that a retry of it without the session is recognised."""
+            issued = session_id not in ("", request.headers.get(SESSION_HEADER, "").strip())
+            owner_key = NEW_GUEST if issued else owner.key
+            return idempotent(request=request, owner_key=owner_key, work=work, atomic=atomic)
+
+        return services.cart_change(owner=owner, change=work_once if retryable else work)
 
     @extend_schema(
         parameters=[SESSION_PARAM],
@@ -140,7 +144,11 @@ class CartViewSet(viewsets.ViewSet):
     )
     def clear(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
-        state = services.cart_clear(owner=owner, if_match=if_match(request)) if owner else None
+        if owner is None:
+            return self._answer(None, session_id)
+        state = services.cart_change(
+            owner=owner, change=lambda: services.cart_clear(owner=owner, if_match=if_match(request))
+        )
         return self._answer(state, session_id)
 
     @extend_schema(

@@ -25,13 +25,19 @@ from carts.services.catalog import (
     product_delete,
     product_update,
 )
-from carts.services.checkout import cart_checkout, checkout_payment_settle, checkout_resolve
+from carts.services.checkout import (
+    cart_change,
+    cart_checkout,
+    checkout_payment_settle,
+    checkout_resolve,
+)
 from carts.services.maintenance import cart_abandon_idle, cart_purge_old
 from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
 from carts.services.sweeper import checkout_release_expired
 
 __all__ = [
     "cart_abandon_idle",
+    "cart_change",
     "cart_checkout",
     "cart_clear",
     "cart_item_add",

@@ -18,7 +18,6 @@ from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import Cart, CartItem, CartStatus, Product
 from carts.services.catalog import product_apply, product_data_fetch
-from carts.services.checkout import ending_an_expired_checkout
 from carts.services.common import (
     check_currency,
     check_not_checking_out,
@@ -64,7 +63,6 @@ def _line_set(lines: list[CartLine], line: CartLine) -> None:
         lines[index] = line
 
 
-@ending_an_expired_checkout
 def cart_item_add(
     *,
     owner: CartOwner,
@@ -133,7 +131,6 @@ def _lock_cart_and_line(
     return cart, lines, line
 
 
-@ending_an_expired_checkout
 def cart_item_update(
     *,
     owner: CartOwner,
@@ -177,7 +174,6 @@ def _item_update(
     return CartState(cart, lines)
 
 
-@ending_an_expired_checkout
 @transaction.atomic
 def cart_item_remove(
     *, owner: CartOwner, item_id: int, if_match: Sequence[str] | None = None
@@ -188,7 +184,6 @@ def cart_item_remove(
     return CartState(cart, lines)
 
 
-@ending_an_expired_checkout
 @transaction.atomic
 def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> CartState | None:
     """Remove every line. Returns None when the owner has no active cart."""

@@ -12,9 +12,8 @@ CHECKOUT_RESERVATION_SECONDS and the sweeper (carts/services/sweeper.py) resolve
 product service, if any, is asked before phase 1 and told of the sale after phase 3.
 """
 
-import functools
 from collections.abc import Callable, Sequence
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -29,31 +28,25 @@ from carts.services.sales import stock_sales_report
 from integrations.errors import PaymentRefused, PaymentUnavailable
 from integrations.payments import Outcome, payment_authorise, payment_outcome, payment_void
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def ending_an_expired_checkout(service: Callable[P, R]) -> Callable[P, R]:
-    """A change refused because the owner's cart is checking out: if that checkout expired
-    (its worker died), end it now, as the sweeper would (`checkout_resolve`), and try once
-    more, rather than keep the shopper waiting for the sweeper's next run."""
-
-    @functools.wraps(service)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return service(*args, **kwargs)
-        except errors.CheckoutInProgress:
-            owner = kwargs["owner"]
-            attempt = selectors.attempt_expired_of(owner=owner, now=timezone.now())
-            if attempt is None:
-                raise
-            checkout_resolve(attempt_id=attempt.pk)
-            return service(*args, **kwargs)
-
-    return run
+def cart_change(*, owner: CartOwner, change: Callable[[], R]) -> R:
+    """Make a change to the owner's cart (`change` calls one service, with its own
+    transactions). Refused because the cart is checking out, and that checkout expired (its
+    worker died): end it now as the sweeper would (`checkout_resolve`) and try once more,
+    rather than keep the shopper waiting for the sweeper's next run. Runs no transaction
+    itself: ending the checkout asks the payment service."""
+    try:
+        return change()
+    except errors.CheckoutInProgress:
+        attempt = selectors.attempt_expired_of(owner=owner, now=timezone.now())
+        if attempt is None:
+            raise
+        checkout_resolve(attempt_id=attempt.pk)
+        return change()
 
 
-@ending_an_expired_checkout
 def cart_checkout(
     *, owner: CartOwner, if_match: Sequence[str] | None = None, request_key: str = ""
 ) -> CartState:

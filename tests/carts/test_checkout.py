@@ -24,6 +24,7 @@ from tests.factories import ProductFactory, cart_get_active
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_breaker")]
 
+ITEMS = "/api/v1/cart/items/"
 APPROVED = (201, {"status": "approved", "id": "auth-1"})
 
 
@@ -187,15 +188,16 @@ def test_an_unknown_payment_is_asked_again_and_a_late_authorisation_voided(
     assert services.checkout_release_expired().payments_settled == {}
 
 
+@pytest.mark.parametrize("key", [{}, {"HTTP_IDEMPOTENCY_KEY": "add-after"}])
 def test_a_shopper_whose_checkout_expired_need_not_wait_for_the_sweeper(
-    user_api, owner, filled, payments
+    user_api, owner, filled, payments, key
 ):
     """Its worker died: the shopper's next change ends that checkout first, as the sweeper
     would (the payment service never received it), then is made."""
     attempt = reserve(owner)
     expire(attempt)
 
-    response = add(user_api, filled)
+    response = user_api.post(ITEMS, {"product_id": filled.pk}, format="json", **key)
 
     assert response.status_code == 201, response.content
     assert response.data["items"][0]["quantity"] == 3
