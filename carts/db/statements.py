@@ -220,10 +220,22 @@ def products_lock(*, product_ids: list[int]) -> None:
 
 
 def attempt_lock(*, attempt_id: UUID) -> tuple[Cart, CheckoutAttempt]:
-    """A checkout attempt's cart, locked, then the attempt as it is now: every change to an
-    attempt is made with its cart locked."""
-    cart = Cart.objects.select_for_update(of=("self",)).get(checkout_attempts__pk=attempt_id)
-    return cart, CheckoutAttempt.objects.get(pk=attempt_id)
+    """A checkout attempt and its cart, both rows locked, in one statement: every change to an
+    attempt is made with its cart locked (after a wait, both are read as they are now)."""
+    attempts = CheckoutAttempt.objects.select_related("cart").select_for_update(of=("self", "cart"))
+    attempt = attempts.get(pk=attempt_id)
+    return attempt.cart, attempt
+
+
+def reservations_take(*, attempt_id: UUID) -> dict[int, int]:
+    """Delete an attempt's stock reservations; the units they held, by product id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM carts_stockreservation WHERE attempt_id = %s "
+            "RETURNING product_id, quantity",
+            [runner.param(CheckoutAttempt._meta.pk, attempt_id)],
+        )
+        return dict(cursor.fetchall())
 
 
 def batch_lock(queryset: QuerySet, *, size: int) -> list:

@@ -189,8 +189,7 @@ def checkout_complete(
             "The checkout took too long and its stock was released; nothing was charged. "
             "Check out again."
         )
-    quantities = dict(attempt.reservations.values_list("product_id", "quantity"))
-    attempt.reservations.all().delete()
+    quantities = statements.reservations_take(attempt_id=attempt.pk)
     attempt.status, attempt.payment = AttemptStatus.COMPLETED, payment
     attempt.authorization_id, attempt.resolved_at = authorization_id, timezone.now()
     attempt.save(update_fields=["status", "payment", "authorization_id", "resolved_at"])
@@ -204,10 +203,9 @@ def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) ->
     cart, attempt = statements.attempt_lock(attempt_id=attempt_id)
     if attempt.status != AttemptStatus.RESERVED:
         return False
-    quantities = dict(attempt.reservations.values_list("product_id", "quantity"))
+    quantities = statements.reservations_take(attempt_id=attempt.pk)
     statements.products_lock(product_ids=list(quantities))
     _stock_move(quantities, 1)
-    attempt.reservations.all().delete()
     attempt.status, attempt.payment, attempt.resolved_at = (
         AttemptStatus.RELEASED,
         payment,

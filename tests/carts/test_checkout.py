@@ -20,6 +20,7 @@ from carts.models import (
 )
 from integrations.products import product_data_get
 from tests.carts.stubs import add, checkout
+from tests.carts.test_queries import count_queries
 from tests.factories import ProductFactory, cart_get_active
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_breaker")]
@@ -287,3 +288,15 @@ def test_units_reserved_by_a_checkout_are_not_offered_again(
 
     assert response.data["code"] == "insufficient_stock"
     assert response.data["available"] == 0
+
+
+@pytest.mark.parametrize("lines", [1, 20])
+def test_a_paid_checkout_makes_a_fixed_number_of_queries(user_api, owner, payments, lines):
+    """Reserve: lock the cart, lock its lines' products, take the stock, record the attempt,
+    reserve, mark the cart. Complete: lock the attempt and cart, take the reservations, close
+    the attempt, close the cart, read its lines."""
+    for product in ProductFactory.create_batch(lines):
+        services.cart_item_add(owner=owner, product_id=product.pk)
+    payments.answers[("POST", "/payments")] = APPROVED
+
+    assert count_queries(lambda: checkout(user_api)) == 11
