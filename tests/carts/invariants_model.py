@@ -1,0 +1,249 @@
+"""What the cart-invariants state machine (test_invariants.py) works with: the payment service
+on loopback, its model of shoppers and attempts, and one-statement snapshots of the database."""
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from urllib.parse import unquote
+from uuid import UUID
+
+from django.db import connection
+
+from carts.domain import CartOwner, cart_etag
+from carts.models import (
+    AttemptStatus,
+    Cart,
+    CartItem,
+    CartStatus,
+    CheckoutAttempt,
+    Product,
+    StockReservation,
+)
+from tests.live import JsonService
+
+RESERVED, COMPLETED, RELEASED = (
+    AttemptStatus.RESERVED,
+    AttemptStatus.COMPLETED,
+    AttemptStatus.RELEASED,
+)
+Lines = dict[int, tuple[int, Decimal]]  # product id: (quantity, unit price)
+
+
+class PaymentStub:
+    """The payment service on loopback, as integrations/payments.py expects it: `POST
+    /payments` authorises once per key and answers as `answer` says (approve, refuse, or
+    lost: authorised, but the answer is a 500); `GET /payments/{key}` says what became of a
+    key (404: never received); `POST /payments/{key}/void` voids an authorisation."""
+
+    ANSWERS = {"authorised": "approved", "refused": "declined", "voided": "voided"}
+
+    def __init__(self) -> None:
+        self.payments: dict[str, str] = {}  # key: authorised, refused or voided
+        self.answer = "approve"
+        self.service = JsonService(self.respond)
+        self.url = self.service.url
+
+    def respond(self, method: str, path: str, body: object) -> tuple[int, object]:
+        parts = [unquote(part) for part in path.strip("/").split("/")]
+        if method == "POST" and parts == ["payments"] and isinstance(body, dict):
+            made = "refused" if self.answer == "refuse" else "authorised"
+            state = self.payments.setdefault(body["idempotency_key"], made)
+            if self.answer == "lost":
+                return 500, {}
+            if state == "refused":
+                return 402, {"status": "declined"}
+            return 200, {"status": "approved", "id": "a"}
+        key = parts[1] if len(parts) > 1 and parts[0] == "payments" else None
+        state = self.payments.get(key) if key else None
+        if method == "GET" and len(parts) == 2 and state is not None:
+            return 200, {"status": self.ANSWERS[state], "id": "late"}
+        if method == "POST" and parts[2:] == ["void"] and state == "authorised":
+            self.payments[key] = "voided"
+            return 200, {"status": "voided"}
+        return 404, {}
+
+    def __enter__(self) -> "PaymentStub":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.service.stop()
+
+
+@dataclass
+class Attempt:
+    """The model of one checkout attempt."""
+
+    id: UUID
+    cart_id: UUID
+    request_key: str
+    lines: Lines
+    version: int  # the cart's version and ETag when it was reserved: a release keeps them
+    etag: str
+    status: str = RESERVED
+
+
+@dataclass
+class Shopper:
+    """The model of one owner's carts."""
+
+    owner: CartOwner
+    active: Lines | None = None  # None: no active (or checking-out) cart
+    ever_had_items: bool = False  # the active cart's first_item_added_at is set
+    abandoned: list[Lines] = field(default_factory=list)
+    reserved: Attempt | None = None  # the cart is checking out
+    last_key: str = ""  # the Idempotency-Key of the shopper's last reserve
+    completed_keys: dict[str, UUID] = field(default_factory=dict)  # key: its checked-out cart
+
+    def open(self) -> None:
+        """As the services do: resume the latest abandoned cart, or start an empty one."""
+        if self.active is None:
+            if self.abandoned:
+                self.active, self.ever_had_items = self.abandoned.pop(), True
+            else:
+                self.active, self.ever_had_items = {}, False
+
+
+def _columns(model, names: list[str]) -> list[tuple[str, object]]:
+    """Each column's name and how to read it back from JSON."""
+    kinds = {"UUIDField": UUID, "DecimalField": Decimal, "DateTimeField": datetime.fromisoformat}
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    return [(name, kinds.get(_kind(fields[name]), lambda value: value)) for name in names]
+
+
+def _kind(field) -> str:
+    return (field.target_field if field.is_relation else field).get_internal_type()
+
+
+# What a snapshot reads: each table's columns, read back as the ORM would give them.
+SNAPSHOT_TABLES = {
+    "carts": (
+        Cart,
+        [
+            "id",
+            "user_id",
+            "session_id",
+            "status",
+            "version",
+            "currency",
+            "total",
+            "checked_out_at",
+            "updated_at",
+            "first_item_added_at",
+        ],
+    ),
+    "lines": (CartItem, ["id", "cart_id", "product_id", "quantity", "unit_price"]),
+    "products": (Product, ["id", "price", "currency", "stock", "is_active"]),
+    "attempts": (CheckoutAttempt, ["id", "cart_id", "status", "payment", "total"]),
+    "reservations": (StockReservation, ["attempt_id", "product_id", "quantity"]),
+}
+SNAPSHOT = {name: _columns(*table) for name, table in SNAPSHOT_TABLES.items()}
+
+
+def _json_of(model, names: list[str]) -> str:
+    """The table as a JSON array of rows; decimals as text, so that none goes through float."""
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    columns = ", ".join(
+        f'"{fields[name].column}"' + ("::text" if _kind(fields[name]) == "DecimalField" else "")
+        for name in names
+    )
+    table = model._meta.db_table
+    return f"(SELECT coalesce(json_agg(json_build_array({columns})), '[]')::text FROM {table})"  # noqa: S608
+
+
+SNAPSHOT_SQL = "SELECT " + ", ".join(_json_of(*table) for table in SNAPSHOT_TABLES.values())
+
+
+@dataclass
+class Snapshot:
+    """Everything the services may change, as stored."""
+
+    carts: dict
+    lines: dict
+    products: dict
+    attempts: dict
+    reservations: dict  # (attempt id, product id): units
+
+    @classmethod
+    def take(cls) -> "Snapshot":
+        """Read in one statement, with no ORM: a snapshot is taken after every step."""
+        with connection.cursor() as cursor:
+            cursor.execute(SNAPSHOT_SQL)
+            tables = dict(zip(SNAPSHOT, cursor.fetchone(), strict=True))
+        read = {
+            name: [
+                {
+                    column: None if value is None else convert(value)
+                    for (column, convert), value in zip(SNAPSHOT[name], row, strict=True)
+                }
+                for row in json.loads(tables[name])
+            ]
+            for name in SNAPSHOT
+        }
+        reservations = {
+            (row["attempt_id"], row["product_id"]): row["quantity"]
+            for row in read.pop("reservations")
+        }
+        by_id = {name: {row["id"]: row for row in rows} for name, rows in read.items()}
+        return cls(**by_id, reservations=reservations)
+
+    def lines_of(self, cart_id) -> Lines:
+        return {
+            line["product_id"]: (line["quantity"], line["unit_price"])
+            for line in self.lines.values()
+            if line["cart_id"] == cart_id
+        }
+
+    def cart_ids(self, owner: CartOwner, statuses=(CartStatus.ACTIVE,)) -> list:
+        return [
+            cart_id
+            for cart_id, cart in self.carts.items()
+            if cart["status"] in statuses and owner_key(cart) == owner.key
+        ]
+
+    def active_cart_ids(self, owner: CartOwner) -> list:
+        return self.cart_ids(owner)
+
+    def record(self, cart_id) -> dict:
+        """What must never change once a cart is checked out or merged."""
+        cart = self.carts[cart_id]
+        return {
+            "status": cart["status"],
+            "version": cart["version"],
+            "total": cart["total"],
+            "checked_out_at": cart["checked_out_at"],
+            "updated_at": cart["updated_at"],
+            "lines": self.lines_of(cart_id),
+        }
+
+    def faults(self, cart_id) -> list[int]:
+        """The products of the cart's lines that keep it from being checked out."""
+        currency = self.carts[cart_id]["currency"]
+        return [
+            product_id
+            for product_id, (quantity, price) in self.lines_of(cart_id).items()
+            if not (product := self.products[product_id])["is_active"]
+            or product["currency"] != currency
+            or product["stock"] < quantity
+            or product["price"] != price
+        ]
+
+    def without_activity(self, attempt_ids) -> tuple:
+        """All but the carts' last activity and the attempts not in `attempt_ids`."""
+        carts = {cart_id: {**cart, "updated_at": None} for cart_id, cart in self.carts.items()}
+        attempts = {key: self.attempts[key] for key in attempt_ids}
+        return carts, self.lines, self.products, attempts, self.reservations
+
+
+def owner_key(cart: dict) -> str:
+    if cart["user_id"] is not None:
+        return f"user:{cart['user_id']}"
+    return f"guest:{cart['session_id']}"
+
+
+def subtotal(lines: Lines) -> Decimal:
+    return sum((quantity * price for quantity, price in lines.values()), Decimal("0"))
+
+
+def etag_of(cart: dict) -> str:
+    return cart_etag(Cart(id=cart["id"], version=cart["version"], status=cart["status"]))
