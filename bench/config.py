@@ -25,6 +25,8 @@ THREADS = 2
 USERS = env_int("BENCH_USERS", 200)
 PRODUCTS = 500
 ADD_PRODUCTS = 50  # adds pick one of the first 50 products: carts stay under 100 lines
+CHECKOUT_LINES = 3  # each checked-out cart holds 3 of those 50 products, drawn at random
+PAYMENT_STUB_SECONDS = 0.05  # the payment stub's wait in `checkout_paid` (bench/payment_stub.py)
 # The leak check's first reading comes once the worker's window of recent requests (10 000,
 # addtocart/observability/metrics.py) is full: its growth up to there is by design.
 LEAK_FIRST = 10_000

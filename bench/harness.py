@@ -117,16 +117,18 @@ def gunicorn(
     ready: str = READY_PATH,
     workers: int | None = None,
     seconds: float = 60,
+    cwd: Path = ROOT,
 ) -> Iterator[Gunicorn]:
     """Serve `app` with `config` and exactly the environment `env` (plus PORT), output appended
-    to `log`. Ready once `ready` answers 200 and, with `workers`, that many workers run."""
+    to `log`. Ready once `ready` answers 200 and, with `workers`, that many workers run.
+    `cwd` is the project served (another checkout of it, to measure older code)."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a") as out:
         start = out.tell()
         process = subprocess.Popen(
             command(app, config),
-            cwd=ROOT,
+            cwd=cwd,
             env={**env, "PORT": str(port)},
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -26,6 +26,7 @@ from bench.config import (
     LEAK_TOTAL,
     PAIR_SECONDS,
     PAIRS,
+    PAYMENT_STUB_SECONDS,
     ROOT,
     SECONDS,
     THREADS,
@@ -239,6 +240,21 @@ def scenarios(data: Data) -> list[Scenario]:
         ),
         Scenario("patch", "PATCH cart/items/{id}/ quantity", "patch", prepare=data.update),
         Scenario("delete", "DELETE cart/items/{id}/", "delete", prepare=data.delete),
+        # Each shopper checks out once, a cart of 3 lines filled beforehand.
+        Scenario(
+            "checkout",
+            "POST cart/checkout/, 3 lines, no payment service",
+            "checkout",
+            prepare=data.checkout("checkout"),
+        ),
+        Scenario(
+            "checkout_paid",
+            f"POST cart/checkout/, 3 lines, payment stub answering in "
+            f"{PAYMENT_STUB_SECONDS * 1000:.0f} ms",
+            "checkout",
+            prepare=data.checkout("checkout_paid"),
+            server="paying",
+        ),
         # Each path hashes a password twice (sign-up, sign-in): a few paths a second per
         # core, so it runs at least 30 s. No warm-up: its queued sign-ups would outlive it.
         Scenario(

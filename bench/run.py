@@ -12,6 +12,9 @@ both up at once:
   write (`bare_write`: a primary-key SELECT and an UPDATE in a transaction) and a plain
   `JsonResponse` (`bare_json`).
 
+With `checkout_paid` among the scenarios, a third: the service with PAYMENT_SERVICE_URL set to
+a stub approving in 50 ms (bench/payment_stub.py).
+
 Each scenario gets its data, a warm-up and measured wrk runs at fixed concurrency, in
 BENCH_ROUNDS rounds that take every scenario in turn (the report gives the median of the
 rounds). The budgets' ratios come from runs in alternation: BENCH_PAIRS groups of 1-second
@@ -73,20 +76,20 @@ def describe(settings: dict) -> str:
 
 def run_benchmark(report: dict, data: Data) -> None:
     """The rounds, the alternation, `path`, then the leak check and the profile."""
-    with servers() as running:
+    every = scenarios(data)
+    by_name = {s.name: s for s in every}
+    chosen = [s for s in every if not ONLY or s.name in ONLY]
+    with servers(paying=any(s.server == "paying" for s in chosen)) as running:
         report["gunicorn"] = describe(running["settings"])
         report["memory_mb"]["start"] = running["service"].memory()
-        every = scenarios(data)
-        by_name = {s.name: s for s in every}
-        chosen = [s for s in every if not ONLY or s.name in ONLY]
         rounds = []
         for number in range(ROUNDS):
             print(f"Round {number + 1} of {ROUNDS}", flush=True)
             rows = []
             for scenario in (s for s in chosen if s.in_rounds):
                 rows.append(measure(running, scenario, data, warm_up=number == 0))
-                if scenario.name == "patch":
-                    data.rate = rows[-1]["rps"]
+                if scenario.name in data.rates:
+                    data.rates[scenario.name] = rows[-1]["rps"]
             add_ratios(rows)
             rounds.append(rows)
         merged = median_of_rounds(rounds) if rounds and rounds[0] else []

@@ -59,6 +59,24 @@ def shoppers(name: str, count: int, products: list[Product], lines: int = 0) -> 
     return [("Authorization", tokens[owners[item.cart_id]], item.pk) for item in items]
 
 
+def checkout_carts(name: str, count: int, products: list[Product], lines: int) -> list[tuple]:
+    """`count` users, each with an active cart of `lines` distinct products drawn at random from
+    `products` (so that checkouts lock different rows, as a shop's do); one entry per user."""
+    rng = random.Random(name)
+    password = make_password(PASSWORD)
+    users = User.objects.bulk_create(
+        User(username=f"bench-{name}-{n}", password=password) for n in range(count)
+    )
+    now = timezone.now()
+    carts = Cart.objects.bulk_create(Cart(user=user, first_item_added_at=now) for user in users)
+    CartItem.objects.bulk_create(
+        CartItem(cart=cart, product=product, quantity=1, unit_price=product.price)
+        for cart in carts
+        for product in rng.sample(products, lines)
+    )
+    return [("Authorization", f"Bearer {AccessToken.for_user(user)}", "") for user in users]
+
+
 def guests(count: int) -> list[tuple]:
     """`count` guest sessions, each with an empty active cart."""
     sessions = [guest_session_issue() for _ in range(count)]

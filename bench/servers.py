@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import Iterator
 
 from bench import harness
-from bench.config import BARE_ENV, RESULTS, SERVICE_ENV
+from bench.config import BARE_ENV, PAYMENT_STUB_SECONDS, RESULTS, SERVICE_ENV
+from bench.payment_stub import payment_stub
 
 
 @contextlib.contextmanager
@@ -47,8 +48,18 @@ def bare(settings: dict, **env: str) -> Iterator[harness.Gunicorn]:
 
 
 @contextlib.contextmanager
-def servers(**env: str) -> Iterator[dict]:
-    """The service and the bare baselines, both up, with the same gunicorn settings."""
+def servers(paying: bool = False, **env: str) -> Iterator[dict]:
+    """The service and the bare baselines, both up, with the same gunicorn settings; with
+    `paying`, a third: the service with a payment service, a stub answering in
+    PAYMENT_STUB_SECONDS (for `checkout_paid`)."""
     settings = harness.config_settings({**os.environ, **SERVICE_ENV, **env})
-    with service(**env) as running, bare(settings) as baselines:
-        yield {"service": running, "bare": baselines, "settings": settings}
+    with contextlib.ExitStack() as stack:
+        running = {
+            "service": stack.enter_context(service(**env)),
+            "bare": stack.enter_context(bare(settings)),
+            "settings": settings,
+        }
+        if paying:
+            stub = stack.enter_context(payment_stub(PAYMENT_STUB_SECONDS))
+            running["paying"] = stack.enter_context(service(**env, PAYMENT_SERVICE_URL=stub.url))
+        yield running
