@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "addtocart.csp.CSPMiddleware",
+    "addtocart.api.caching.CacheControlMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -171,6 +172,9 @@ AUTH_SERVICE_URL = env_url("AUTH_SERVICE_URL")
 PAYMENT_SERVICE_URL = env_url("PAYMENT_SERVICE_URL")
 EXTERNAL_TIMEOUT_MS = env_int("EXTERNAL_TIMEOUT_MS", 3000, minimum=1)
 PRODUCT_CACHE_SECONDS = env_int("PRODUCT_CACHE_SECONDS", 300, minimum=1)
+# How long shared caches (a CDN, a proxy) may keep the catalog as guests read it; 0: not at all.
+# Every other API answer is `private, no-store` (addtocart/api/caching.py).
+CATALOG_CACHE_SECONDS = env_int("CATALOG_CACHE_SECONDS", 60, minimum=0)
 BREAKER_ERROR_PERCENT = env_int("BREAKER_ERROR_PERCENT", 50, minimum=1)
 BREAKER_WINDOW_SECONDS = env_int("BREAKER_WINDOW_SECONDS", 60, minimum=1)
 BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 10, minimum=1)

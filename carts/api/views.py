@@ -7,6 +7,7 @@ from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from addtocart.api.caching import public_answer
 from addtocart.api.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 from addtocart.api.schema import OPTIONAL_AUTH, problems
 from addtocart.api.serializers import EmptyInput
@@ -207,11 +208,11 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True), **problems(400, 404)}
     )
     def list(self, request: Request) -> Response:
-        return super().list(request)
+        return public_answer(request, super().list(request))
 
     @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer, **problems(404)})
     def retrieve(self, request: Request, pk: str) -> Response:
-        return super().retrieve(request, pk=pk)
+        return public_answer(request, super().retrieve(request, pk=pk))
 
     @extend_schema(
         request=ProductInput, responses={201: ProductSerializer, **problems(400, 401, 403, 409)}
