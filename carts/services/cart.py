@@ -6,7 +6,7 @@ its version, carts/db/statements.py), so concurrent changes to one cart happen o
 another and none is lost.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -38,9 +38,10 @@ def cart_resume(*, owner: CartOwner) -> CartState | None:
     return CartState(cart, statements.cart_lines_read(cart=cart)) if cart is not None else None
 
 
-def _service_data(product: Product | None) -> dict | None:
-    """The product service's data for `product`, if there is a service (and a product)."""
-    if product is None or not settings.PRODUCT_SERVICE_URL:
+def _service_data(read_product: Callable[[], Product | None]) -> dict | None:
+    """The product service's data for the product `read_product` finds (read only when there
+    is a service), fetched before any transaction; None without a service or a product."""
+    if not settings.PRODUCT_SERVICE_URL or (product := read_product()) is None:
         return None
     return product_data_fetch(skus=[product.sku], fresh=False)[product.sku]
 
@@ -74,11 +75,7 @@ def cart_item_add(
 
     With the product service, its data is fetched first, before the transaction."""
     check_quantity(quantity)
-    data = (
-        _service_data(statements.product_read(product_id=product_id))
-        if settings.PRODUCT_SERVICE_URL
-        else None
-    )
+    data = _service_data(lambda: statements.product_read(product_id=product_id))
     return _item_add(owner, product_id, quantity, if_match, data)
 
 
@@ -144,11 +141,7 @@ def cart_item_update(
     if quantity == 0:
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     check_quantity(quantity)
-    data = (
-        _service_data(selectors.line_product_read(owner=owner, item_id=item_id))
-        if settings.PRODUCT_SERVICE_URL
-        else None
-    )
+    data = _service_data(lambda: selectors.line_product_read(owner=owner, item_id=item_id))
     return _item_update(owner, item_id, quantity, if_match, data)
 
 
