@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CartOwner:
-    """Whose cart: a signed-in user's or a guest session's (the token part of its id)."""
+    """Whose cart: a signed-in user's or a guest session's (`session_token`: the SHA-256 of
+    the token part of its id, as carts store it; carts/guest_sessions.py)."""
 
     user_id: int | None = None
     session_token: str | None = None

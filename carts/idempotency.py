@@ -13,6 +13,14 @@ not stored: the failed work changed nothing, so a retry simply runs again.
 A guest's first write has no session yet: its record belongs to `new-guest`, so a retry with
 the same key, still without `X-Session-ID`, replays the first answer (same cart, same
 session id). Such keys must be unguessable (a UUID v4).
+
+No record holds a live guest session (carts/guest_sessions.py). A guest's records belong to
+`guest:<digest of its token>`, and the stored answer keeps neither the `X-Session-ID` header
+nor the body's `session_id`: a replay puts back the id the retry itself sent. A `new-guest`
+record is the exception, as its retry sends no id: it keeps the session's token sealed with
+the Idempotency-Key (`guest_session_seal`), and its key only as a SHA-256, since the key is
+all a retry needs to be answered. The key is the one secret that unseals the token, so a dump
+gives neither; and whoever holds the key could always have the answer replayed anyway.
 """
 
 import contextlib
@@ -31,10 +39,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from carts import errors
+from carts.guest_sessions import guest_session_seal, guest_session_unseal
 from carts.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-REPLAYED_HEADERS = ("ETag", "X-Session-ID")
+SESSION_HEADER = "X-Session-ID"
+REPLAYED_HEADERS = ("ETag",)  # and the guest's session id, never stored as such
+SEALED_SESSION = "sealed-session"  # in a new guest's `response_headers`, not a header
 NEW_GUEST = "new-guest"
 IN_USE = "A request with this Idempotency-Key is still being processed; retry shortly."
 
@@ -54,24 +65,41 @@ def _fingerprint(request: Request) -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord) -> Response:
-    response = Response(record.response_body, status=record.response_status)
-    for name, value in record.response_headers.items():
+def _stored_key(owner_key: str, key: str) -> str:
+    """The key as a record keeps it: a new guest's as its SHA-256 (see the module)."""
+    return hashlib.sha256(key.encode()).hexdigest() if owner_key == NEW_GUEST else key
+
+
+def _replay(record: IdempotencyRecord, *, key: str, session_id: str) -> Response:
+    headers = dict(record.response_headers)
+    sealed = headers.pop(SEALED_SESSION, None)
+    if sealed is not None:
+        session_id = guest_session_unseal(sealed, secret=key, context=str(record.pk))
+    body = record.response_body
+    if session_id and isinstance(body, dict) and "session_id" in body:
+        body["session_id"] = session_id
+    response = Response(body, status=record.response_status)
+    for name, value in headers.items():
         response[name] = value
+    if session_id:
+        response[SESSION_HEADER] = session_id
     response["Idempotent-Replayed"] = "true"
     return response
 
 
-def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Response:
+def _claim(
+    owner_key: str, key: str, fingerprint: str, session_id: str
+) -> IdempotencyRecord | Response:
     """The record this request now holds, or the answer to give instead of doing the work."""
-    records = IdempotencyRecord.objects.filter(owner=owner_key, key=key)
+    stored_key = _stored_key(owner_key, key)
+    records = IdempotencyRecord.objects.filter(owner=owner_key, key=stored_key)
     for _ in range(3):
         now = timezone.now()
         lock = now + timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
         try:  # a first request: one INSERT
             with transaction.atomic():
                 return records.create(
-                    owner=owner_key, key=key, fingerprint=fingerprint, locked_until=lock
+                    owner=owner_key, key=stored_key, fingerprint=fingerprint, locked_until=lock
                 )
         except IntegrityError:
             record = records.first()
@@ -85,7 +113,7 @@ def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Re
                 "This Idempotency-Key was first sent with another request; use a new key."
             )
         if record.response_status is not None:
-            return _replay(record)
+            return _replay(record, key=key, session_id=session_id)
         if record.locked_until > now:
             raise errors.IdempotencyKeyInUse(
                 IN_USE,
@@ -99,11 +127,20 @@ def _claim(owner_key: str, key: str, fingerprint: str) -> IdempotencyRecord | Re
     raise errors.IdempotencyKeyInUse(IN_USE, retry_after=1)
 
 
-def _store(record: IdempotencyRecord, response: Response) -> None:
+def _store(record: IdempotencyRecord, response: Response, *, key: str) -> None:
+    """Keep the answer, without the guest's session id (see the module)."""
+    body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+    if isinstance(body, dict) and "session_id" in body:
+        body["session_id"] = None
+    headers = {h: response[h] for h in REPLAYED_HEADERS if h in response}
+    if record.owner == NEW_GUEST and SESSION_HEADER in response:
+        sealed = guest_session_seal(response[SESSION_HEADER], secret=key, context=str(record.pk))
+        if sealed is not None:
+            headers[SEALED_SESSION] = sealed
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         response_status=response.status_code,
-        response_body=json.loads(json.dumps(response.data, cls=DjangoJSONEncoder)),
-        response_headers={h: response[h] for h in REPLAYED_HEADERS if h in response},
+        response_body=body,
+        response_headers=headers,
         locked_until=None,
     )
 
@@ -114,12 +151,15 @@ def idempotent(
     owner_key: str,
     work: Callable[[], Response],
     atomic: bool = True,
+    session_id: str = "",
 ) -> Response:
-    """Do `work` once per (owner, Idempotency-Key); see the module's docstring."""
+    """Do `work` once per (owner, Idempotency-Key); see the module's docstring.
+
+    `session_id` is the guest's id that the request sent, put back in a replayed answer."""
     key = request_key(request)
     if not key:
         return work()
-    claimed = _claim(owner_key, key, _fingerprint(request))
+    claimed = _claim(owner_key, key, _fingerprint(request), session_id)
     if isinstance(claimed, Response):
         return claimed
     stored = False
@@ -127,7 +167,7 @@ def idempotent(
         with transaction.atomic() if atomic else contextlib.nullcontext():
             response = work()
             if 200 <= response.status_code < 300:
-                _store(claimed, response)
+                _store(claimed, response, key=key)
                 stored = True
     finally:
         if not stored:

@@ -60,7 +60,12 @@ class Cart(models.Model):
         related_name="carts",
     )
     # NULL, not "", for user carts: the owner check and the partial unique index rely on it.
-    session_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    session_id = models.CharField(  # noqa: DJ001
+        max_length=64,
+        null=True,
+        blank=True,
+        help_text="The SHA-256 of the guest session's token, never the token itself.",
+    )
     status = models.CharField(max_length=16, choices=CartStatus, default=CartStatus.ACTIVE)
     currency = models.CharField(
         max_length=3, default=default_currency, validators=[currency_validator]
@@ -172,9 +177,13 @@ class IdempotencyRecord(models.Model):
     """
 
     owner = models.CharField(
-        max_length=80, help_text="user:<id>, guest:<session id>, or new-guest for a first write"
+        max_length=80,
+        help_text="user:<id>, guest:<SHA-256 of the session's token>, or new-guest for a first "
+        "write",
     )
-    key = models.CharField(max_length=255)
+    key = models.CharField(
+        max_length=255, help_text="The Idempotency-Key; a new guest's as its SHA-256."
+    )
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, route and body.")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.JSONField(null=True, blank=True)

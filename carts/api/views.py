@@ -52,13 +52,13 @@ class CartViewSet(viewsets.ViewSet):
         if request.user.is_authenticated:
             return CartOwner(user_id=int(request.user.pk)), ""
         session_id = request.headers.get(SESSION_HEADER, "").strip()
-        token = guest_session_verify(session_id)
-        if token is not None:
-            return CartOwner(session_token=token), session_id
+        digest = guest_session_verify(session_id)  # what the cart stores, never the token
+        if digest is not None:
+            return CartOwner(session_token=digest), session_id
         if not create_session:
             return None, ""
-        session_id, token = guest_session_issue()
-        return CartOwner(session_token=token), session_id
+        session_id, digest = guest_session_issue()
+        return CartOwner(session_token=digest), session_id
 
     def _answer(self, state: CartState | None, session_id: str, code: int = 200) -> Response:
         response = Response(cart_document(state, session_id=session_id or None), status=code)
@@ -81,10 +81,16 @@ class CartViewSet(viewsets.ViewSet):
 
         def work_once() -> Response:
             """Per Idempotency-Key; a guest's first write (its session just issued) is kept
-            under `new-guest`, so that a retry of it without the session is recognised."""
+            under `new-guest`, so that a retry of it without the session is recognised. A
+            replay is given back the session id the request sent (none is stored)."""
             issued = session_id not in ("", request.headers.get(SESSION_HEADER, "").strip())
-            owner_key = NEW_GUEST if issued else owner.key
-            return idempotent(request=request, owner_key=owner_key, work=work, atomic=atomic)
+            return idempotent(
+                request=request,
+                owner_key=NEW_GUEST if issued else owner.key,
+                work=work,
+                atomic=atomic,
+                session_id="" if issued else session_id,
+            )
 
         return services.cart_change(owner=owner, change=work_once if retryable else work)
 
