@@ -33,7 +33,8 @@ run: install
 
 ## The whole test suite, against PostgreSQL and Redis.
 test: install-dev services static
-	scripts/ensure-debian-packages.sh /usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver haproxy=haproxy
+	scripts/ensure-debian-packages.sh /usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver haproxy=haproxy \
+		pgbouncer=pgbouncer
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
 ## Longer fuzzing: Schemathesis against a live server and the cart invariants, with many more

@@ -2,7 +2,10 @@
 # Make sure tools the tests and the benchmark run are installed, from Debian's packages.
 #   scripts/ensure-debian-packages.sh /usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver
 # Each argument is COMMAND=PACKAGE: the package is installed when the command is missing (needs
-# root or sudo, and apt-get). Nothing else is ever downloaded by the tests.
+# root or sudo, and apt-get). Nothing else is ever downloaded by the tests. `make test` needs
+# chromium, chromium-driver, haproxy and pgbouncer. A package that ships a service (haproxy,
+# pgbouncer on 6432) may start it; the tests never use it: they start their own, on free ports
+# with their own configuration (tests/deploy/test_replicas.py, tests/pgbouncer.py).
 set -euo pipefail
 
 missing=()

@@ -7,9 +7,14 @@ prepared by its field as the ORM would. Results are converted as the ORM convert
 
 On PostgreSQL each statement is prepared once per connection (PREPARE, then EXECUTE):
 planning the cart read took 0.33 ms where running it took 0.1 ms, and the plan is the same on
-every request. psycopg2 has no prepared statements of its own; DATABASE_PREPARED_STATEMENTS
-turns this off behind a pooler that hands one session's statements to another connection
-(PgBouncer in transaction mode).
+every request. psycopg2 has no prepared statements of its own. A statement is named after a
+hash of its SQL, so one found under its name was prepared from the same SQL.
+
+Behind a pooler in transaction mode a session's statements would be another client's, and
+the next transaction may run on a session that has none: statements are not prepared on a
+connection whose transactions may change sessions (`sessions_pooled()`,
+addtocart/postgresql/base.py: declared by DATABASE_POOL_MODE, or found by its check), and
+DATABASE_PREPARED_STATEMENTS turns them off everywhere.
 """
 
 import hashlib
@@ -19,7 +24,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, OperationalError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, OperationalError, connection, connections
 from django.db.models import Field, Model
 
 from addtocart.observability.logging import PREPARED_STATEMENTS
@@ -29,12 +34,20 @@ from addtocart.observability.logging import PREPARED_STATEMENTS
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+# Around a PREPARE inside a transaction, so that "already exists" does not abort it.
+_SAVEPOINT = "addtocart_prepare"
+
+
+def _sqlstate(error: Exception) -> str | None:
+    return getattr(error, "pgcode", None) or getattr(error, "sqlstate", None)
+
+
 def _stale_plan(error: DatabaseError) -> bool:
     """A prepared statement PostgreSQL can no longer run: "cached plan must not change result
     type" (after a migration changed a returned column's type) or "prepared statement does not
     exist" (a pooler or DISCARD ALL dropped it)."""
     cause = error.__cause__
-    code = getattr(cause, "pgcode", None)
+    code = _sqlstate(cause)
     return code == "26000" or (code == "0A000" and "cached plan" in str(cause))
 
 
@@ -81,11 +94,27 @@ def _prepare(sql: str) -> str:
         if names is None:
             cursor.execute("DEALLOCATE ALL")
             names = set()
-        cursor.execute(f"PREPARE {name} AS {text}")
+        _prepare_on(cursor, f"PREPARE {name} AS {text}", not connection.get_autocommit())
     names.add(name)
     _prepared[raw] = names
     PREPARED_STATEMENTS[name] = sql  # for the slow-query log
     return name
+
+
+def _prepare_on(cursor, statement: str, in_transaction: bool) -> None:
+    """Run `statement`, a PREPARE. A statement already there under its name (42P05) was
+    prepared from the same SQL, by this worker before it lost count or by another client of a
+    pooler, and serves as it is. In a transaction, a savepoint sent with the PREPARE (no
+    further round trip) keeps that error from aborting it."""
+    if in_transaction:
+        statement = f"SAVEPOINT {_SAVEPOINT}; {statement}; RELEASE SAVEPOINT {_SAVEPOINT}"
+    try:
+        cursor.execute(statement)
+    except connection.Database.Error as error:
+        if _sqlstate(error) != "42P05":
+            raise
+        if in_transaction:
+            cursor.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; RELEASE SAVEPOINT {_SAVEPOINT}")
 
 
 def _execute_prepared(cursor, sql: str, params: list) -> None:
@@ -109,10 +138,22 @@ def _execute_prepared(cursor, sql: str, params: list) -> None:
         cursor.execute(f"EXECUTE {_prepare(sql)}{arguments}", params)
 
 
+def _prepares() -> bool:
+    """Whether statements are prepared: on PostgreSQL, unless DATABASE_PREPARED_STATEMENTS is
+    off or the connection's transactions may run on other server sessions than its own."""
+    if not settings.DATABASE_PREPARED_STATEMENTS:
+        return False
+    db = connections[DEFAULT_DB_ALIAS]  # one look-up of the thread's connection, not three
+    if db.vendor != "postgresql":
+        return False
+    pooled = getattr(db, "sessions_pooled", None)
+    return pooled is None or not pooled()
+
+
 def rows(sql: str, params: list, fields: tuple[Field, ...]) -> list[tuple]:
     """Run `sql`; its columns are the values of `fields`, in order."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
+        if _prepares():
             _execute_prepared(cursor, sql, params)
         else:
             cursor.execute(sql, params)
