@@ -1,5 +1,8 @@
 """`GET /metrics`: every worker's samples, plus business figures computed at scrape time.
 
+Only for the health token's holders (`Authorization: Bearer <HEALTH_TOKEN>`, Prometheus'
+`authorization` scrape setting) and staff sessions: anyone else gets a 401 problem.
+
 With PROMETHEUS_MULTIPROC_DIR set (gunicorn), prometheus_client's MultiProcessCollector adds
 up the samples all workers wrote; otherwise the process's own registry is exported. The
 business gauges are computed by the database at most once per BUSINESS_METRICS_CACHE_SECONDS
@@ -27,6 +30,7 @@ from prometheus_client.core import GaugeMetricFamily
 from carts import analytics
 from carts.models import AttemptStatus, CheckoutAttempt, PaymentState, StockSale
 from health import checks
+from health.access import internals
 from integrations.http import breaker_states
 
 BREAKER_STATES = ("closed", "half_open", "open")
@@ -162,7 +166,9 @@ BUSINESS = prometheus_client.CollectorRegistry(auto_describe=False)
 BUSINESS.register(BusinessCollector())
 
 
+@internals
 def metrics(request):
+    """For Prometheus, with the health token as its bearer token (health/access.py)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

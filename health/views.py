@@ -1,48 +1,24 @@
-"""Health endpoints for probes and on-call engineers (docs/operations.md, "Health and metrics")."""
+"""Health endpoints for probes and on-call engineers (docs/operations.md, "Health and metrics").
 
-import secrets
+Anyone gets each endpoint's status, with the HTTP status a probe reads (200 or 503), and
+nothing more: no versions, sizes, counts or names of the services behind it. The health
+token's holders and staff sessions (health/access.py) get every detail; `detailed` and
+`metrics` are theirs alone.
+"""
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from addtocart.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 from health import checks
+from health.access import internals, may_see_internals
 
 
-def _answer(body: dict, healthy: bool) -> JsonResponse:
+def _answer(request, body: dict, healthy: bool) -> JsonResponse:
+    if not may_see_internals(request):
+        body = {"status": body["status"]}
     return JsonResponse(body, status=200 if healthy else 503)
-
-
-def _may_see_internals(request) -> bool:
-    """With HEALTH_TOKEN set, internals need `Authorization: Bearer <token>` or a staff session."""
-    if not settings.HEALTH_TOKEN:
-        return True
-    if getattr(request, "user", None) is not None and request.user.is_staff:
-        return True
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(
-        token.strip().encode(), settings.HEALTH_TOKEN.encode()
-    )
-
-
-def internals(view):
-    def guarded(request, *args, **kwargs):
-        if not _may_see_internals(request):
-            return JsonResponse(
-                problem_body(
-                    status=401,
-                    code="not_authenticated",
-                    detail="Send the health token as `Authorization: Bearer <token>`.",
-                ),
-                status=401,
-                content_type=PROBLEM_CONTENT_TYPE,
-                headers={"WWW-Authenticate": 'Bearer realm="health"'},
-            )
-        return view(request, *args, **kwargs)
-
-    return guarded
 
 
 def probe(view):
@@ -52,9 +28,8 @@ def probe(view):
 @probe
 def health(request):
     """Cheap: answers while the process serves, calls no dependency."""
-    return JsonResponse(
-        {"status": "ok", "service": "addtocart", "version": settings.SERVICE_VERSION}
-    )
+    body = {"status": "ok", "service": "addtocart", "version": settings.SERVICE_VERSION}
+    return _answer(request, body, True)
 
 
 @probe
@@ -67,26 +42,27 @@ def live(request):
 def ready(request):
     """Readiness: the database answers and every migration is applied. Redis does not count."""
     result = checks.ready()
-    return _answer(result, result["status"] == "ok")
+    return _answer(request, result, result["status"] == "ok")
 
 
 @probe
 def database(request):
     result = checks.database()
-    return _answer(result, result["status"] == "up")
+    return _answer(request, result, result["status"] == "up")
 
 
 @probe
 def redis(request):
     result = checks.redis()
-    return _answer(result, result["status"] != "down")
+    return _answer(request, result, result["status"] != "down")
 
 
 @probe
 def external(request):
     services = checks.external()
     healthy = all(s["status"] != "down" for s in services.values())
-    return _answer({"status": "ok" if healthy else "degraded", "services": services}, healthy)
+    body = {"status": "ok" if healthy else "degraded", "services": services}
+    return _answer(request, body, healthy)
 
 
 @probe
@@ -99,7 +75,7 @@ def detailed(request):
         **checks.service_info(),
         "checks": {"database": db, "redis": cache, "external": services},
     }
-    return _answer(body, status != "down")
+    return JsonResponse(body, status=200 if status != "down" else 503)
 
 
 @probe

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# Print the path of a promtool (Prometheus's rule checker), fetching it on first use.
+# Print the path of a promtool (Prometheus's rule checker), fetching it on first use;
+# `ensure-promtool.sh prometheus` prints the Prometheus server's instead.
 #
 # promtool comes in Debian's `prometheus` package. Rather than install the server, download
-# the package and extract only /usr/bin/promtool into .cache/promtool/ (git-ignored); later
-# calls reuse it. PROMTOOL=/path/to/promtool uses that one instead.
-# Used by tests/deploy/test_prometheus.py; exits non-zero with a reason when it cannot.
+# the package and extract only /usr/bin/promtool (or /usr/bin/prometheus) into
+# .cache/promtool/ (git-ignored); later calls reuse it. PROMTOOL=/path/to/promtool uses that
+# one instead. Used by tests/deploy/test_prometheus.py (the server by test_scrape.py); exits
+# non-zero with a reason when it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+program="${1:-promtool}"
+case "$program" in
+  promtool | prometheus) ;;
+  *) echo "usage: $0 [promtool|prometheus]" >&2; exit 2 ;;
+esac
 
-if [ -n "${PROMTOOL:-}" ]; then
+if [ "$program" = promtool ] && [ -n "${PROMTOOL:-}" ]; then
   echo "$PROMTOOL"
   exit 0
 fi
 
-target="$PWD/.cache/promtool/promtool"
+target="$PWD/.cache/promtool/$program"
 if [ -x "$target" ]; then
   echo "$target"
   exit 0
@@ -32,8 +39,8 @@ if ! download; then
     { echo "promtool: could not download Debian's prometheus package." >&2; exit 1; }
 fi
 
-dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" ./usr/bin/promtool
+dpkg-deb --fsys-tarfile "$work"/prometheus_*.deb | tar -x -C "$work" "./usr/bin/$program"
 mkdir -p "$(dirname "$target")"
-mv "$work/usr/bin/promtool" "$target.partial"
+mv "$work/usr/bin/$program" "$target.partial"
 mv "$target.partial" "$target"
 echo "$target"

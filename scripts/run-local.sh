@@ -2,7 +2,8 @@
 # `make run`: migrate, load the demo catalog, ensure a staff account, serve with gunicorn,
 # and run the checkout sweeper every SWEEPER_INTERVAL_SECONDS (60) while gunicorn runs.
 # Local secrets are generated once into .local/dev.env (git-ignored) and reused; variables
-# already set in the environment win over that file.
+# already set in the environment win over that file. A HEALTH_TOKEN (for /metrics and the
+# health endpoints' details) is added to a dev.env made before it existed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${VENV:-.venv}/bin/python"
@@ -16,9 +17,15 @@ print(f"DJANGO_SECRET_KEY={secrets.token_urlsafe(50)}")
 print(f"JWT_SIGNING_KEY={secrets.token_urlsafe(50)}")
 print("DJANGO_SUPERUSER_USERNAME=admin")
 print(f"DJANGO_SUPERUSER_PASSWORD={secrets.token_urlsafe(12)}")
+print(f"HEALTH_TOKEN={secrets.token_urlsafe(32)}")
 PYTHON
   chmod 600 "$ENV_FILE"
   echo "Generated local secrets in $ENV_FILE"
+elif ! grep -q '^HEALTH_TOKEN=.' "$ENV_FILE"; then
+  sed -i '/^HEALTH_TOKEN=/d' "$ENV_FILE"
+  [ -z "$(tail -c 1 "$ENV_FILE")" ] || echo >> "$ENV_FILE"  # a last line without its newline
+  "$PY" -c 'import secrets; print(f"HEALTH_TOKEN={secrets.token_urlsafe(32)}")' >> "$ENV_FILE"
+  echo "Added a HEALTH_TOKEN to $ENV_FILE"
 fi
 while IFS='=' read -r name value; do
   [ -n "$name" ] && [ -z "${!name:-}" ] && export "$name=$value"
@@ -38,6 +45,8 @@ cat <<MSG
   Add-to-Cart Service on http://localhost:${PORT}  (API docs: http://localhost:${PORT}/api/v1/docs/)
   Staff login for http://localhost:${PORT}/admin/: ${DJANGO_SUPERUSER_USERNAME} / ${DJANGO_SUPERUSER_PASSWORD}
   Database: ${DATABASE_URL:-SQLite file db.sqlite3}   Cache: ${REDIS_URL:-in-process}
+  Health token (HEALTH_TOKEN, for /metrics and the health details): ${HEALTH_TOKEN}
+    curl -s -H 'Authorization: Bearer ${HEALTH_TOKEN}' http://localhost:${PORT}/api/v1/health/detailed
 
 MSG
 # The checkout sweeper, as the CronJob runs it in a cluster (docs/operations.md,

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.health.support import AUTHORIZED, HEALTH_TOKEN
 from tests.live import gunicorn
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,13 +32,16 @@ def test_recycled_workers_keep_serving_and_their_counts_add_up(tmp_path):
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
         GUNICORN_MAX_REQUESTS="10",
         GUNICORN_MAX_REQUESTS_JITTER="0",
+        HEALTH_TOKEN=HEALTH_TOKEN,
     ) as service:
         pids = set()
         for _ in range(60):
-            answer = requests.get(f"{service.url}/api/v1/health/metrics", timeout=10)
+            answer = requests.get(
+                f"{service.url}/api/v1/health/metrics", headers=AUTHORIZED, timeout=10
+            )
             assert answer.status_code == 200
             pids.add(answer.json()["pid"])
-        text = requests.get(f"{service.url}/metrics", timeout=10).text
+        text = requests.get(f"{service.url}/metrics", headers=AUTHORIZED, timeout=10).text
 
     assert len(pids) >= 4, "workers should have been recycled every 10 requests"
     route = re.escape("api/v1/health/metrics/?$")

@@ -95,16 +95,17 @@ def metric_names(expr: str) -> set[str]:
 
 
 @functools.cache
-def _ensure_promtool() -> subprocess.CompletedProcess:
-    return run(["scripts/ensure-promtool.sh"], cwd=ROOT)
+def _ensure_promtool(program: str = "promtool") -> subprocess.CompletedProcess:
+    return run(["scripts/ensure-promtool.sh", program], cwd=ROOT)
 
 
-def promtool() -> str:
-    """promtool's path, fetched once by scripts/ensure-promtool.sh from Debian's package."""
-    result = _ensure_promtool()
+def promtool(program: str = "promtool") -> str:
+    """promtool's path (or with "prometheus", the server's), fetched once by
+    scripts/ensure-promtool.sh from Debian's package."""
+    result = _ensure_promtool(program)
     if result.returncode != 0:
         pytest.skip(
-            "promtool cannot be obtained here (scripts/ensure-promtool.sh needs apt-get and "
+            f"{program} cannot be obtained here (scripts/ensure-promtool.sh needs apt-get and "
             f"Debian's package archive): {result.stderr.strip()[-500:]}"
         )
     return result.stdout.strip().splitlines()[-1]

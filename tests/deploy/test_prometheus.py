@@ -114,6 +114,12 @@ def test_the_example_scrape_configuration(tmp_path):
     (job,) = config["scrape_configs"]
     assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
     job["static_configs"] = [{"targets": ["127.0.0.1:8000"]}]
+    # /metrics needs the health token: Prometheus sends it from a file (promtool checks that
+    # the file exists).
+    assert job["authorization"]["type"] == "Bearer"
+    assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/")
+    (tmp_path / "health-token").write_text("a-health-token\n")
+    job["authorization"]["credentials_file"] = str(tmp_path / "health-token")
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(RULES, tmp_path)
     result = run([promtool(), "check", "config", "prometheus.yml"], cwd=tmp_path)

@@ -29,6 +29,7 @@ from django.db.models import Sum
 
 from carts.models import Cart, CartItem, CartStatus
 from tests.factories import ProductFactory
+from tests.health.support import AUTHORIZED, HEALTH_TOKEN
 from tests.live import (
     ROOT,
     JsonService,
@@ -178,7 +179,12 @@ def cluster(**env: str) -> Iterator[Cluster]:
     """Three gunicorn replicas (two workers each) on one database and one private Redis."""
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(private_redis())
-        shared = {"DATABASE_URL": service_database_url(), "REDIS_URL": redis.url, **env}
+        shared = {
+            "DATABASE_URL": service_database_url(),
+            "REDIS_URL": redis.url,
+            "HEALTH_TOKEN": HEALTH_TOKEN,
+            **env,
+        }
         starting = [gunicorn(workers=2, **shared) for _ in range(REPLICAS)]
         with ThreadPoolExecutor(REPLICAS) as pool:  # start together: each takes a second or two
             replicas = list(pool.map(stack.enter_context, starting))
@@ -365,7 +371,9 @@ def test_a_circuit_opened_by_one_replica_is_open_for_all():
         first, *others = c.replicas
 
         def breaker(replica: Service) -> str:
-            answer = requests.get(f"{replica.url}/api/v1/health/external", timeout=10)
+            answer = requests.get(
+                f"{replica.url}/api/v1/health/external", headers=AUTHORIZED, timeout=10
+            )
             return answer.json()["services"]["payment"]["breaker"]
 
         assert [breaker(replica) for replica in c.replicas] == ["closed"] * REPLICAS
@@ -379,7 +387,7 @@ def test_a_circuit_opened_by_one_replica_is_open_for_all():
 
         for replica in others:
             assert breaker(replica) == "open"
-            scrape = requests.get(f"{replica.url}/metrics", timeout=10).text
+            scrape = requests.get(f"{replica.url}/metrics", headers=AUTHORIZED, timeout=10).text
             assert 'addtocart_circuit_breaker_state{service="payment",state="open"} 1.0' in scrape
             refused_at_once = Guest(replica.url)
             assert refused_at_once.add(product.pk).status_code == 201

@@ -1,6 +1,8 @@
 import pytest
+from django.test import Client
 
 from health import checks
+from tests.health.support import HEALTH_TOKEN
 
 
 @pytest.fixture(autouse=True)
@@ -9,3 +11,10 @@ def _fresh_health_checks(settings):
     checks._cache.clear()
     yield
     checks._cache.clear()
+
+
+@pytest.fixture
+def token_client(settings):
+    """A Django test client that sends the health token, which the settings now require."""
+    settings.HEALTH_TOKEN = HEALTH_TOKEN
+    return Client(HTTP_AUTHORIZATION=f"Bearer {HEALTH_TOKEN}")

@@ -10,6 +10,7 @@ import requests
 from django.db import connection
 
 from tests.factories import ProductFactory
+from tests.health.support import AUTHORIZED, HEALTH_TOKEN
 from tests.live import ROOT, gunicorn, private_postgres, private_redis, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -50,7 +51,9 @@ def test_carts_keep_working_while_redis_is_down_and_recover_when_it_returns():
     product = ProductFactory()
     with (
         private_redis() as redis,
-        gunicorn(REDIS_URL=redis.url, DATABASE_URL=service_database_url()) as service,
+        gunicorn(
+            REDIS_URL=redis.url, DATABASE_URL=service_database_url(), HEALTH_TOKEN=HEALTH_TOKEN
+        ) as service,
     ):
         guest = Guest(service.url)
         assert guest.add(product.pk).status_code == 201
@@ -61,7 +64,9 @@ def test_carts_keep_working_while_redis_is_down_and_recover_when_it_returns():
         wait_for(lambda: status_of(f"{service.url}/api/v1/health/redis") == 503, what="redis down")
         assert status_of(f"{service.url}/api/v1/health/ready") == 200
         assert (
-            requests.get(f"{service.url}/api/v1/health/detailed", timeout=15).json()["status"]
+            requests.get(
+                f"{service.url}/api/v1/health/detailed", headers=AUTHORIZED, timeout=15
+            ).json()["status"]
             == "degraded"
         )
 
