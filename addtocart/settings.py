@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from addtocart.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_url
 from addtocart.observability.logging import JSON_FORMATTER
+from addtocart.postgresql import pooling
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,7 +50,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "addtocart.apps.AdminConfig",  # django.contrib.admin, its login rate-limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -139,9 +140,15 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1)
     )
-# The hot cart statements are prepared once per connection (carts/db/runner.py); off behind a
-# pooler in transaction mode, which may run a request on a session that never prepared them.
-DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+# A connection pooler in front of PostgreSQL, by its pool mode (PgBouncer's `pool_mode`):
+# `transaction` turns off the prepared cart statements (carts/db/runner.py) and server-side
+# cursors, `session` keeps them; unset, each new connection is checked for a pooler
+# (addtocart/postgresql/). docs/deployment.md, "Behind PgBouncer".
+DATABASE_POOL_MODE = env_str("DATABASE_POOL_MODE").lower()
+DATABASE_PREPARED_STATEMENTS = env_bool(
+    "DATABASE_PREPARED_STATEMENTS", DATABASE_POOL_MODE != "transaction"
+)
+pooling.configure(DATABASES["default"], DATABASE_POOL_MODE, DATABASE_PREPARED_STATEMENTS)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set, otherwise an in-process cache. Carts never live in
@@ -226,6 +233,10 @@ REST_FRAMEWORK = {
         "anon": env_rate("THROTTLE_ANON", "300/min"),
         "user": env_rate("THROTTLE_USER", "600/min"),
         "login": env_rate("THROTTLE_LOGIN", "10/min"),
+        # Failed sign-ins per user name: at one address, and across addresses the name has
+        # never signed in from (addtocart/login_limits.py).
+        "login_failures": env_rate("THROTTLE_LOGIN_FAILURES", "10/hour"),
+        "login_name": env_rate("THROTTLE_LOGIN_NAME", "100/hour"),
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -234,6 +245,8 @@ REST_FRAMEWORK = {
 # Requests a process takes from a rate-limit counter at once (addtocart/api/throttling.py); 1 counts
 # every request in Redis.
 THROTTLE_LEASE = env_int("THROTTLE_LEASE", 10, minimum=1)
+# An address a user name signed in from stays exempt from the name's cross-address limit.
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30, minimum=1)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
@@ -241,6 +254,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
+    # Tokens carry a digest of the password hash; a refresh token whose digest no longer
+    # matches (the password changed, however) is refused (accounts/api/serializers.py).
+    "CHECK_REVOKE_TOKEN": True,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": JWT_SIGNING_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),

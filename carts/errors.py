@@ -112,6 +112,14 @@ class NotSignedIn(DomainError):
     title = "Sign in first."
 
 
+class AccountInactive(DomainError):
+    """The account of a still-valid access token was deactivated or deleted since."""
+
+    status = 401
+    code = "account_inactive"
+    title = "This account is deactivated or no longer exists."
+
+
 class SkuTaken(DomainError):
     status = 409
     code = "sku_taken"

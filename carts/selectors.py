@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -60,6 +61,14 @@ def cart_skus_read(*, owner: CartOwner) -> list[str]:
         cart_items__cart__status=CartStatus.ACTIVE, **{f"cart_items__cart__{column}": value}
     )
     return list(products.values_list("sku", flat=True))
+
+
+def owner_may_buy(*, owner: CartOwner) -> bool:
+    """A guest, or a user whose account is still active: an access token outlives a
+    deactivation by up to its lifetime, and checkout must not."""
+    if owner.user_id is None:
+        return True
+    return get_user_model().objects.filter(pk=owner.user_id, is_active=True).exists()
 
 
 def attempt_completed_read(*, owner: CartOwner, request_key: str) -> CheckoutAttempt | None:

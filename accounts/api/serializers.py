@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import serializers as jwt_serializers
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from addtocart.api.serializers import StrictInputSerializer
 
@@ -46,16 +48,45 @@ class TokenRefreshOutput(TokenObtainPairOutput):
 
 
 class TokenRefreshSerializer(jwt_serializers.TokenRefreshSerializer):
-    """simplejwt's, but a refresh token of a deleted account is a 401, not a 500."""
+    """simplejwt's, but refused (401) for a deleted or deactivated account, and for a token
+    issued before the account's password last changed: the digest of the password hash it
+    carries (CHECK_REVOKE_TOKEN) no longer matches. simplejwt checks that digest only when
+    authenticating with an access token against the database, which this service does not."""
 
     def validate(self, attrs):
-        try:
-            return super().validate(attrs)
-        except User.DoesNotExist:
+        refresh = self.token_class(attrs["refresh"])
+        user_id = refresh.payload.get(jwt_settings.USER_ID_CLAIM)
+        user = User.objects.filter(pk=user_id).first() if user_id else None
+        if user is None or not user.is_active:
             raise AuthenticationFailed(
                 self.error_messages["no_active_account"], "no_active_account"
-            ) from None
+            )
+        digest = refresh.payload.get(jwt_settings.REVOKE_TOKEN_CLAIM)
+        if digest != get_md5_hash_password(user.password):
+            raise AuthenticationFailed(
+                "The password changed since this token was issued: sign in again.",
+                "password_changed",
+            )
+        return super().validate(attrs)
 
 
 class LogoutInput(StrictInputSerializer):
-    refresh = serializers.CharField()
+    refresh = serializers.CharField(required=False)
+    all = serializers.BooleanField(
+        default=False,
+        help_text="Sign out every session of the caller: every refresh token of the account "
+        "is revoked. Needs the access token (`Authorization: Bearer`) or a refresh token.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        request = self.context["request"]
+        if "refresh" not in attrs and not (attrs["all"] and request.user.is_authenticated):
+            raise serializers.ValidationError(
+                {"refresh": ["This field is required (or send `all: true` with an access token)."]}
+            )
+        return attrs
+
+
+class PasswordChangeInput(StrictInputSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)

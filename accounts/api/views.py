@@ -1,23 +1,34 @@
-"""Sign-up, tokens and sign-out. Tokens are simplejwt's; this adds registration, sign-out and
-the login throttles."""
+"""Sign-up, tokens, password change and sign-out. Tokens are simplejwt's; this adds
+registration, sign-out everywhere, the password change and the login limits."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import (
     LogoutInput,
+    PasswordChangeInput,
     RegisterInput,
     RegisterOutput,
     TokenObtainPairOutput,
     TokenRefreshOutput,
     TokenRefreshSerializer,
 )
-from accounts.services import user_register
+from accounts.errors import WrongPassword
+from accounts.selectors import user_name_read
+from accounts.services import user_password_change, user_register, user_sessions_end
 from addtocart.api.schema import problems
-from addtocart.api.throttling import LoginRateThrottle, LoginUsernameThrottle
+from addtocart.api.throttling import LoginRateThrottle
+from addtocart.login_limits import LoginLimited, login_attempt
+from addtocart.observability.middleware import client_ip
+from carts.errors import AccountInactive
 
 REGISTERED = "Registration received. Sign in with this user name and password."
 
@@ -40,13 +51,39 @@ class RegisterView(APIView):
         return Response(RegisterOutput(body).data, status=status.HTTP_201_CREATED)
 
 
+def _username_of(request) -> str | None:
+    username = request.data.get("username") if isinstance(request.data, dict) else None
+    return username if isinstance(username, str) and username else None
+
+
 @extend_schema_view(
-    post=extend_schema(responses={200: TokenObtainPairOutput, **problems(400, 401, 413, 415)})
+    post=extend_schema(
+        responses={200: TokenObtainPairOutput, **problems(400, 401, 413, 415)},
+        description="Limited per client address (every attempt), and per user name: failures "
+        "at one address, and failures from addresses the name never signed in from. A limited "
+        "attempt answers 429 with `Retry-After` before the password is checked.",
+    )
 )
 class TokenObtainPairView(jwt_views.TokenObtainPairView):
-    """Throttled per client IP and per user name tried."""
+    throttle_classes = [LoginRateThrottle]
 
-    throttle_classes = [LoginRateThrottle, LoginUsernameThrottle]
+    def post(self, request, *args, **kwargs):
+        username = _username_of(request)
+        if username is None:
+            return super().post(request, *args, **kwargs)  # 400: the serializer says why
+        try:
+            with login_attempt(
+                username=username, address=client_ip(request), where="token"
+            ) as attempt:
+                try:
+                    response = super().post(request, *args, **kwargs)
+                except AuthenticationFailed:
+                    attempt.succeeded = False
+                    raise
+                attempt.succeeded = response.status_code == 200
+        except LoginLimited as limited:
+            raise Throttled(wait=limited.retry_after) from None
+        return response
 
 
 @extend_schema_view(
@@ -56,11 +93,58 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = TokenRefreshSerializer
 
 
-class LogoutView(jwt_views.TokenBlacklistView):
-    """Revoke a refresh token: it can no longer be refreshed. Access tokens expire soon."""
+class PasswordChangeView(APIView):
+    """The caller's new password. Every refresh token issued before stops working, this
+    session's included: sign in again with the new password."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [LoginRateThrottle]
+
+    @extend_schema(
+        request=PasswordChangeInput,
+        responses={204: None, **problems(400, 401, 413, 415, 429)},
+        description="A wrong `current_password` answers 400 `wrong_password` and counts "
+        "against the login limits like a failed sign-in.",
+    )
+    def post(self, request):
+        serializer = PasswordChangeInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        username = user_name_read(user_id=request.user.id)
+        if username is None:
+            raise AccountInactive()
+        try:
+            with login_attempt(
+                username=username,
+                address=client_ip(request),
+                where="password_change",
+            ) as attempt:
+                try:
+                    user_password_change(user_id=request.user.id, **serializer.validated_data)
+                except WrongPassword:
+                    attempt.succeeded = False
+                    raise
+                attempt.succeeded = True
+        except LoginLimited as limited:
+            raise Throttled(wait=limited.retry_after) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutView(APIView):
+    """Revoke a refresh token, or with `all` every one of the caller's: they can no longer
+    be refreshed. Access tokens run out within their lifetime (JWT_ACCESS_MINUTES)."""
 
     @extend_schema(request=LogoutInput, responses={204: None, **problems(400, 401, 413, 415)})
-    def post(self, request, *args, **kwargs):
-        LogoutInput(data=request.data).is_valid(raise_exception=True)
-        super().post(request, *args, **kwargs)
+    def post(self, request):
+        serializer = LogoutInput(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            refresh = RefreshToken(data["refresh"]) if "refresh" in data else None
+        except TokenError as error:
+            raise InvalidToken(error.args[0]) from None
+        if data["all"]:
+            user_id = request.user.id if request.user.is_authenticated else None
+            user_sessions_end(user_id=user_id or refresh.payload[jwt_settings.USER_ID_CLAIM])
+        else:
+            refresh.blacklist()
         return Response(status=status.HTTP_204_NO_CONTENT)

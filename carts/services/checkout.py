@@ -55,6 +55,8 @@ def cart_checkout(
     Not one transaction, by design: each phase is its own. `request_key` is the request's
     Idempotency-Key: a retry with it resumes or answers the same attempt.
     """
+    if not selectors.owner_may_buy(owner=owner):
+        raise errors.AccountInactive()
     service_data = None
     if settings.PRODUCT_SERVICE_URL:
         skus = selectors.cart_skus_read(owner=owner)

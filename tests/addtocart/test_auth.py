@@ -179,21 +179,6 @@ def test_login_throttle(api, user, settings, path):
     assert_problem(response, 429, "throttled")
 
 
-def test_login_is_throttled_per_username_whatever_the_address(api, user, settings):
-    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
-    settings.REST_FRAMEWORK = {
-        **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {**rates, "login": "3/min"},
-    }
-    attempt = {"username": user.username.upper(), "password": "wrong-password"}
-    for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
-        assert api.post(TOKEN, attempt, format="json", REMOTE_ADDR=address).status_code == 401
-    refused = api.post(TOKEN, attempt, format="json", REMOTE_ADDR="198.51.100.4")
-    assert_problem(refused, 429, "throttled")
-    other = {"username": "someone-else", "password": "wrong-password"}
-    assert api.post(TOKEN, other, format="json", REMOTE_ADDR="198.51.100.5").status_code == 401
-
-
 # Sign-out and deactivation
 
 

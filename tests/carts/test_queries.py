@@ -59,10 +59,10 @@ def test_changing_or_removing_a_line_makes_a_fixed_number_of_queries(user_api, o
 
 @pytest.mark.parametrize("lines", [1, 20])
 def test_checkout_makes_a_fixed_number_of_queries(user_api, owner, lines):
-    """Without a payment service, one transaction: lock the cart, lock its lines' products,
-    take the stock, record the attempt, close the cart."""
+    """The account is still active; then, without a payment service, one transaction: lock
+    the cart, lock its lines' products, take the stock, record the attempt, close the cart."""
     fill_cart(owner, lines)
-    assert count_queries(lambda: user_api.post("/api/v1/cart/checkout/")) == 5
+    assert count_queries(lambda: user_api.post("/api/v1/cart/checkout/")) == 6
 
 
 def test_get_cart_without_a_cart_makes_two_queries(user_api):

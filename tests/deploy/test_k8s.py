@@ -246,6 +246,9 @@ def test_settings_come_from_the_configmap_and_the_secret(overlay):
         "THROTTLE_ANON",
         "THROTTLE_USER",
         "THROTTLE_LOGIN",
+        "THROTTLE_LOGIN_FAILURES",
+        "THROTTLE_LOGIN_NAME",
+        "LOGIN_KNOWN_ADDRESS_DAYS",
         "THROTTLE_LEASE",
         "GUNICORN_GRACEFUL_TIMEOUT",
     ]:
@@ -328,13 +331,31 @@ def test_the_settings_load_and_answer_probes_at_the_pod_ip(overlay, tmp_path):
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_scrape_annotations(overlay):
-    annotations = deployment(overlay)["spec"]["template"]["metadata"]["annotations"]
-    assert annotations == {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/path": "/metrics",
-        "prometheus.io/port": "8000",
-    }
+def test_prometheus_finds_the_web_pods_and_sends_the_health_token(overlay):
+    """/metrics needs the health token: a generic annotation-based job is told to leave the
+    pods alone (it would get 401s), and the example job finds them by label and port name,
+    with the token read from a file, never written in its configuration."""
+    template = deployment(overlay)["spec"]["template"]
+    assert template["metadata"]["annotations"] == {"prometheus.io/scrape": "false"}
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.example.yml").read_text())
+    (job,) = config["scrape_configs"]
+    (keep,) = [rule for rule in job["relabel_configs"] if rule.get("action") == "keep"]
+    assert keep["source_labels"] == [
+        "__meta_kubernetes_pod_label_app",
+        "__meta_kubernetes_pod_container_port_name",
+    ]
+    (port,) = web_container(overlay)["ports"]
+    assert port["containerPort"] == 8000
+    assert re.fullmatch(keep["regex"], f"{template['metadata']['labels']['app']};{port['name']}")
+    assert not re.fullmatch(keep["regex"], f"addtocart-jobs;{port['name']}")
+    assert job["metrics_path"] == "/metrics"
+    assert set(job["authorization"]) == {"type", "credentials_file"}
+    assert job["authorization"]["type"] == "Bearer"
+    # The web pods get the token from the Secret, as every other secret.
+    env = {variable["name"]: variable for variable in web_container(overlay)["env"]}
+    reference = env["HEALTH_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert reference["key"] == "HEALTH_TOKEN"
+    assert reference["name"].startswith("addtocart-secrets")
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

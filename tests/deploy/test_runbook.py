@@ -166,7 +166,7 @@ def source_text() -> str:
 def test_the_runbook_commands_run_against_a_local_service(tmp_path):
     commands = runbook_commands()
     product = ProductFactory()
-    health_token = "runbook-health-token"
+    health_token = "runbook-health-token-0123456789abcdef"  # 32 characters or more
     with (
         JsonService(product_service) as products,
         private_redis() as redis,
@@ -262,7 +262,11 @@ def test_the_runbook_commands_run_against_a_local_service(tmp_path):
         assert added.status_code == 201, added.text
         session.headers["X-Session-ID"] = added.headers["X-Session-ID"]
         assert session.post(f"{service.url}/api/v1/cart/checkout/", timeout=30).status_code == 200
-        scrape = requests.get(f"{service.url}/metrics", timeout=30).text
+        scrape = requests.get(
+            f"{service.url}/metrics",
+            headers={"Authorization": f"Bearer {health_token}"},
+            timeout=30,
+        ).text
 
         # The log pipelines read what the service really logged.
         service_log.write_text(service.output())
