@@ -64,11 +64,22 @@ def gunicorn(workers: int = 2, **env: str) -> Iterator[Service]:
             pytest.fail(str(error))
 
 
-class Redis:
+class LocalServer:
+    """A server process of a test's own; `stop` ends it."""
+
+    process: subprocess.Popen | None = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+class Redis(LocalServer):
     def __init__(self, port: int) -> None:
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -97,12 +108,6 @@ class Redis:
         return subprocess.run(
             ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=5
         ).stdout
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.live import ROOT, free_port, wait_for
+from tests.live import ROOT, LocalServer, free_port, wait_for
 
 
 def pgbouncer_binary() -> str:
@@ -34,7 +34,7 @@ def pgbouncer_binary() -> str:
     return binary
 
 
-class PgBouncer:
+class PgBouncer(LocalServer):
     """PgBouncer on `port`, pooling connections to the server at `host:port` of `server`."""
 
     def __init__(self, directory: Path, server: dict, pool_mode: str, pool_size: int) -> None:
@@ -64,7 +64,6 @@ server_round_robin = 1
 max_client_conn = 200
 """
         )
-        self.process: subprocess.Popen | None = None
 
     def url(self, database: str) -> str:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -97,12 +96,6 @@ max_client_conn = 200
                 return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
             admin.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-            self.process = None
 
 
 @contextlib.contextmanager

@@ -21,9 +21,10 @@ PRODUCTION = {
 }
 
 
-def django_check(**env: str) -> subprocess.CompletedProcess:
+def django_check(*options: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py check` with `options`, in the environment BASE_ENV and `env` make."""
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", *options],
         cwd=ROOT,
         env={**BASE_ENV, **env},
         capture_output=True,
@@ -67,27 +68,12 @@ def test_refuses_malformed_values(name, value):
 
 
 def test_allowed_hosts_are_required_outside_debug():
-    env = {**BASE_ENV, "ALLOWED_HOSTS": "", **PRODUCTION}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_check(**{**PRODUCTION, "ALLOWED_HOSTS": ""})
     assert result.returncode != 0
     assert "ALLOWED_HOSTS is not set" in result.stderr
 
 
 def test_deployment_checks_pass_with_production_settings():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={**BASE_ENV, **PRODUCTION},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_check("--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout

@@ -8,7 +8,6 @@ carts and a new guest's first write is still replayed with its session id.
 
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
 import uuid
@@ -18,10 +17,9 @@ from datetime import UTC, datetime
 import psycopg2
 import pytest
 import requests
-from psycopg2 import sql
 
 from carts.guest_sessions import guest_session_sign, guest_session_unseal
-from tests.deploy.test_backup import admin, manage, with_database
+from tests.deploy.test_backup import manage, scratch_postgres
 from tests.live import gunicorn
 
 pytestmark = pytest.mark.slow
@@ -113,13 +111,8 @@ def read_back(execute_many) -> tuple[list[tuple], dict[str, tuple]]:
 
 @pytest.fixture
 def postgres_scratch() -> Iterator[str]:
-    name = f"addtocart_hash_test_{secrets.token_hex(4)}"
-    url = with_database(os.environ["DATABASE_URL"], name)
-    admin(url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
+    with scratch_postgres("addtocart_hash_test") as url:
         yield url
-    finally:
-        admin(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def test_postgresql_sessions_of_before_are_hashed_and_keep_working(postgres_scratch):

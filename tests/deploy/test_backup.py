@@ -5,6 +5,7 @@ A scratch database on the test server is migrated and filled through the cart se
 restored; every row of the cart tables must come back the same.
 """
 
+import contextlib
 import os
 import re
 import secrets
@@ -82,19 +83,25 @@ def admin(url: str, statement: sql.Composable) -> None:
         conn.close()
 
 
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """An empty database `addtocart_backup_test_<random>` on the test server, then dropped."""
-    missing = [tool for tool in ("pg_dump", "psql") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"needs PostgreSQL's client tools: {', '.join(missing)}")
-    name = f"addtocart_backup_test_{secrets.token_hex(4)}"
+@contextlib.contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """The URL of an empty database `<prefix>_<random>` on the test server, then dropped."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
     url = with_database(os.environ["DATABASE_URL"], name)
     admin(url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         yield url
     finally:
         admin(url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    missing = [tool for tool in ("pg_dump", "psql") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"needs PostgreSQL's client tools: {', '.join(missing)}")
+    with scratch_postgres("addtocart_backup_test") as url:
+        yield url
 
 
 def run(*command: str, database_url: str, **env: str) -> subprocess.CompletedProcess:

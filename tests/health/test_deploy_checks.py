@@ -3,23 +3,15 @@
 included (tests/addtocart/test_settings.py)."""
 
 import subprocess
-import sys
 
 import pytest
 
 from health.deploy_checks import health_token
-from tests.addtocart.test_settings import BASE_ENV, PRODUCTION, ROOT
+from tests.addtocart.test_settings import PRODUCTION, django_check
 
 
 def check_deploy(**env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={**BASE_ENV, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return django_check("--deploy", "--fail-level", "WARNING", **env)
 
 
 @pytest.mark.parametrize(
@@ -52,12 +44,5 @@ def test_check_deploy_passes_with_a_health_token():
 
 
 def test_the_check_runs_only_for_deploy():
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={**BASE_ENV, **PRODUCTION, "HEALTH_TOKEN": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = django_check("--fail-level", "WARNING", **{**PRODUCTION, "HEALTH_TOKEN": ""})
     assert result.returncode == 0, result.stdout + result.stderr
