@@ -11,8 +11,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from addtocart.env import env_bool, env_int, env_list, env_rate, env_secret, env_str, env_url
-from addtocart.observability.logging import JSON_FORMATTER
+from addtocart.observability.logging import logging_config
 from addtocart.postgresql import pooling
+from integrations.webhooks import webhook_retry_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "addtocart",
     "accounts",
     "carts",
+    "events",
     "health",
     "dashboard",
 ]
@@ -186,6 +188,17 @@ BREAKER_ERROR_PERCENT = env_int("BREAKER_ERROR_PERCENT", 50, minimum=1)
 BREAKER_WINDOW_SECONDS = env_int("BREAKER_WINDOW_SECONDS", 60, minimum=1)
 BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", 10, minimum=1)
 BREAKER_RESET_SECONDS = env_int("BREAKER_RESET_SECONDS", 30, minimum=1)
+# Webhooks (docs/webhooks.md); http and private addresses as targets for development only.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# A claimed delivery stays its worker's this long past the timeout; then another may send it.
+WEBHOOK_LEASE_MARGIN_SECONDS = env_int("WEBHOOK_LEASE_MARGIN_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_SCHEDULE = webhook_retry_schedule(
+    env_str("WEBHOOK_RETRY_SCHEDULE", "5s,30s,2m,10m,1h,6h,24h")
+)
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", False)
+WEBHOOK_MAX_RESPONSE_BYTES = env_int("WEBHOOK_MAX_RESPONSE_BYTES", 64 * 1024, minimum=1)
+# The delivery worker's /healthz and /metrics (HEALTH_TOKEN as a bearer); 0 serves neither.
+WEBHOOK_WORKER_PORT = env_int("WEBHOOK_WORKER_PORT", 9102, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -291,6 +304,8 @@ IDEMPOTENCY_LOCK_SECONDS = env_int("IDEMPOTENCY_LOCK_SECONDS", 60, minimum=1)
 # Stock held for a checkout waiting on the payment service; the sweeper
 # (`manage.py release_expired_reservations`) releases it after this.
 CHECKOUT_RESERVATION_SECONDS = env_int("CHECKOUT_RESERVATION_SECONDS", 600, minimum=1)
+# Cart events (the outbox, events/) are kept this long, then purged by `manage.py purge_carts`.
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 7, minimum=1)
 
 # Health endpoints: `detailed` and `metrics` need this token (or a staff session) when set.
 HEALTH_TOKEN = env_str("HEALTH_TOKEN")
@@ -307,30 +322,4 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"LOG_LEVEL must be debug, info, warning, error or critical: {LOG_LEVEL!r}"
     )
 SLOW_QUERY_MS = env_int("SLOW_QUERY_MS", 200)
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": JSON_FORMATTER},
-    "filters": {
-        "request_id": {"()": "addtocart.observability.logging.RequestIdFilter"},
-        "redis_error": {"()": "addtocart.observability.logging.RedisErrorFilter"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "json",
-            "filters": ["request_id"],
-        }
-    },
-    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django's own handlers print plain text when DEBUG is on: everything goes to stdout.
-        "django": {"handlers": [], "level": LOG_LEVEL},
-        # Queries with their parameters are logged at DEBUG: never, whatever LOG_LEVEL says.
-        "django.db.backends": {"level": "INFO"},
-        # 4xx answers are in our "request" and security events already; keep Django's 5xx.
-        "django.request": {"level": "ERROR"},
-        "addtocart.redis": {"filters": ["redis_error"]},
-    },
-}
+LOGGING = logging_config(LOG_LEVEL)

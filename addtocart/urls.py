@@ -8,11 +8,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.api import urls as accounts_urls
 from carts.api import urls as carts_urls
 from dashboard import urls as dashboard_urls
+from events.api import urls as events_urls
 from health import urls as health_urls
 
 api_urls = [
     *accounts_urls.urlpatterns,
     *carts_urls.urlpatterns,
+    *events_urls.urlpatterns,
     *health_urls.urlpatterns,
     *dashboard_urls.api_urlpatterns,
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

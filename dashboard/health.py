@@ -2,9 +2,13 @@
 state (ok, warn, bad, off) that the page shows as a word and a shape, not a colour alone."""
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
+from django.db import DatabaseError
 from django.utils import timezone
 
+from events.figures import webhook_figures
+from events.models import WebhookEndpoint
 from health import checks
 
 OK, WARN, BAD, OFF = "ok", "warn", "bad", "off"
@@ -15,6 +19,8 @@ STATUS = {"up": (OK, "Up"), "down": (BAD, "Down"), "not_configured": (OFF, "Not 
 BREAKER = {"closed": (OK, "Closed"), "half_open": (WARN, "Half-open"), "open": (BAD, "Open")}
 # Share of 5xx answers over the window above which the error rate is amber, then red.
 ERROR_RATE_WARN, ERROR_RATE_BAD = 0.01, 0.05
+# Outbox lag (seconds) above which webhooks are amber, then red (the alert fires at 300 s).
+LAG_WARN, LAG_BAD = 60, 300
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,40 @@ def _error_rate_state(rate) -> str:
     if rate is None:
         return OFF
     return BAD if rate >= ERROR_RATE_BAD else WARN if rate >= ERROR_RATE_WARN else OK
+
+
+def _webhooks_panel() -> Panel:
+    """The events' way out: how far behind the worker is, what waits, what it gave up on."""
+    panel = Panel("webhooks", "Webhooks")
+    try:
+        figures = webhook_figures(timezone.now())
+        disabled = list(
+            WebhookEndpoint.objects.filter(is_active=False, disabled_at__isnull=False)
+            .order_by("-disabled_at")
+            .values_list("url", flat=True)[:3]
+        )
+    except DatabaseError:
+        panel.readings = [Reading("webhooks.lag", "Outbox lag", NONE, OFF)]
+        return panel
+    lag = figures["webhook_outbox_lag_seconds"]
+    state = BAD if lag >= LAG_BAD else WARN if lag >= LAG_WARN else OK
+    count = int(figures["webhook_endpoints_disabled"])
+    hosts = ", ".join(urlsplit(url).hostname or url for url in disabled)
+    panel.readings = [
+        Reading("webhooks.lag", "Outbox lag", _duration(lag) if lag else "none", state),
+        Reading(
+            "webhooks.pending",
+            "Deliveries waiting",
+            f"{figures['webhook_deliveries_pending']:,.0f}",
+        ),
+        Reading(
+            "webhooks.disabled",
+            "Endpoints disabled for failing",
+            f"{count}: {hosts}" if count else "none",
+            WARN if count else OK,
+        ),
+    ]
+    return panel
 
 
 def health_snapshot() -> dict:
@@ -161,7 +201,7 @@ def health_snapshot() -> dict:
         "updated": Reading("updated", "Updated", f"{now:%H:%M:%S %Z}"),
         "updated_at": now,
         "dependencies": panels,
-        "runtime": [traffic, worker, service],
+        "runtime": [traffic, _webhooks_panel(), worker, service],
     }
 
 

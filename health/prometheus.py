@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from carts import analytics
 from carts.models import AttemptStatus, CheckoutAttempt, PaymentState, StockSale
+from events.figures import WEBHOOK_GAUGES, webhook_figures
 from health import checks
 from health.access import internals
 from integrations.http import breaker_states
@@ -89,7 +90,7 @@ class BusinessCollector:
             by_status = analytics.carts_by_status()
             now = timezone.now()
             day = analytics.business_metrics(start=now - timedelta(hours=24), end=now, top=0)
-            checkouts = checkout_figures(now)
+            checkouts = {**checkout_figures(now), **webhook_figures(now)}
         except DatabaseError:  # the database is down: export what does not need it
             by_status, day, checkouts = None, None, None
         if by_status is not None:
@@ -121,7 +122,7 @@ class BusinessCollector:
                 if value is not None:
                     families.append(GaugeMetricFamily(f"addtocart_{name}", help_text, float(value)))
         if checkouts is not None:
-            for name, help_text in CHECKOUT_GAUGES:
+            for name, help_text in (*CHECKOUT_GAUGES, *WEBHOOK_GAUGES):
                 families.append(
                     GaugeMetricFamily(f"addtocart_{name}", help_text, float(checkouts[name]))
                 )

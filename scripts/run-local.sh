@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: migrate, load the demo catalog, ensure a staff account, serve with gunicorn,
-# and run the checkout sweeper every SWEEPER_INTERVAL_SECONDS (60) while gunicorn runs.
+# and run the checkout sweeper every SWEEPER_INTERVAL_SECONDS (60) and the webhook worker
+# while gunicorn runs.
 # Local secrets are generated once into .local/dev.env (git-ignored) and reused; variables
 # already set in the environment win over that file. A HEALTH_TOKEN (for /metrics and the
 # health endpoints' details) is added to a dev.env made before it existed.
@@ -34,6 +35,7 @@ export PORT="${PORT:-8000}"
 # Plain HTTP on this machine: no HTTPS redirect, no Secure-only cookies (production has both).
 export ALLOWED_HOSTS="${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1]}"
 export SECURE_SSL_REDIRECT="${SECURE_SSL_REDIRECT:-false}" SECURE_COOKIES="${SECURE_COOKIES:-false}"
+export WEBHOOK_ALLOW_PRIVATE_URLS="${WEBHOOK_ALLOW_PRIVATE_URLS:-true}"  # webhooks to a receiver here
 
 "$PY" manage.py migrate --no-input -v 0
 "$PY" manage.py collectstatic --no-input -v 0
@@ -63,5 +65,14 @@ SWEEPER_INTERVAL_SECONDS="${SWEEPER_INTERVAL_SECONDS:-60}"
       "$PY" manage.py release_expired_reservations | grep --line-buffered '^{' || true
     fi
   done
+) &
+# The webhook worker, as its Deployment runs it in a cluster (docs/operations.md, "9. Events
+# and webhooks"). It takes Ctrl-C with gunicorn; if gunicorn stops by itself, the loop below
+# sends it SIGTERM within a second.
+WEBHOOK_WORKER_PORT="${WEBHOOK_WORKER_PORT:-0}" "$PY" manage.py deliver_webhooks &
+WEBHOOK_WORKER=$!
+(
+  while sleep 1 && kill -0 $$ 2>/dev/null; do :; done
+  kill -TERM "$WEBHOOK_WORKER" 2>/dev/null || true
 ) &
 exec "${VENV:-.venv}/bin/gunicorn" -c addtocart/gunicorn.conf.py addtocart.wsgi

@@ -25,6 +25,38 @@ JSON_FORMATTER = {
     "timestamp": True,
 }
 
+
+def logging_config(level: str) -> dict:
+    """Django's LOGGING: JSON lines on stdout at `level`, with the request id on each."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": JSON_FORMATTER},
+        "filters": {
+            "request_id": {"()": "addtocart.observability.logging.RequestIdFilter"},
+            "redis_error": {"()": "addtocart.observability.logging.RedisErrorFilter"},
+        },
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stdout",
+                "formatter": "json",
+                "filters": ["request_id"],
+            }
+        },
+        "root": {"handlers": ["stdout"], "level": level},
+        "loggers": {
+            # Django's own handlers print plain text when DEBUG is on: everything goes to stdout.
+            "django": {"handlers": [], "level": level},
+            # Queries with their parameters are logged at DEBUG: never, whatever the level.
+            "django.db.backends": {"level": "INFO"},
+            # 4xx answers are in our "request" and security events already; keep Django's 5xx.
+            "django.request": {"level": "ERROR"},
+            "addtocart.redis": {"filters": ["redis_error"]},
+        },
+    }
+
+
 slow_query_log = logging.getLogger("addtocart.db")
 
 

@@ -25,6 +25,17 @@ HTTP_DURATION = Histogram(
 CARTS_CREATED = Counter("addtocart_carts_created_total", "Carts created.", ["owner"])
 ITEMS_ADDED = Counter("addtocart_cart_items_added_total", "Units added to carts.")
 CHECKOUTS = Counter("addtocart_checkouts_total", "Checkouts, by outcome.", ["outcome"])
+WEBHOOK_DELIVERIES = Counter(
+    "addtocart_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome: delivered, retrying (failed, will be tried again) "
+    "or failed (gave up).",
+    ["outcome"],
+)
+WEBHOOK_DURATION = Histogram(
+    "addtocart_webhook_delivery_duration_seconds",
+    "Time to send a webhook and read its answer.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+)
 CACHE_REQUESTS = Counter(
     "addtocart_cache_requests_total", "Product cache lookups, by result.", ["result"]
 )

@@ -29,6 +29,8 @@ from carts.services.common import (
     resume_abandoned_cart,
     touch,
 )
+from carts.services.events import cart_event
+from events.models import EventType
 
 
 @transaction.atomic
@@ -89,8 +91,9 @@ def _item_add(
 ) -> CartState:
     cart = statements.cart_lock_and_touch(owner=owner, first_item=True)
     check_precondition(cart, if_match, touched=True)
+    created = False
     if cart is None:
-        cart = open_active_cart(owner)
+        cart, created = open_active_cart(owner)
         touch(cart, **first_item_mark(cart))
     found, lines = statements.cart_lines_read_with_product(cart=cart, product_id=product_id)
     product = _sellable_product(found, product_id, data)
@@ -110,8 +113,10 @@ def _item_add(
             max_lines=settings.CART_MAX_LINES,
         )
     _line_set(lines, statements.line_put(cart=cart, product=product, quantity=new_quantity))
+    state = CartState(cart, lines)
+    cart_event(EventType.CREATED if created else EventType.UPDATED, state)
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
-    return CartState(cart, lines)
+    return state
 
 
 def _lock_cart_and_line(
@@ -164,7 +169,9 @@ def _item_update(
     check_currency(product, cart)
     check_stock(product, quantity)
     _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity))
-    return CartState(cart, lines)
+    state = CartState(cart, lines)
+    cart_event(EventType.UPDATED, state)
+    return state
 
 
 @transaction.atomic
@@ -174,7 +181,9 @@ def cart_item_remove(
     cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
     CartItem.objects.filter(pk=line.id).delete()
     lines.remove(line)
-    return CartState(cart, lines)
+    state = CartState(cart, lines)
+    cart_event(EventType.UPDATED, state)
+    return state
 
 
 @transaction.atomic
@@ -187,7 +196,9 @@ def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Ca
         return None
     cart.items.all().delete()
     touch(cart)
-    return CartState(cart, [])
+    state = CartState(cart, [])
+    cart_event(EventType.UPDATED, state)
+    return state
 
 
 @transaction.atomic
@@ -217,8 +228,9 @@ def cart_merge(
             return None
         return CartState(user_cart, statements.cart_lines_read(cart=user_cart))
     guest_lines = list(guest_cart.items.select_related("product"))
+    created = False
     if user_cart is None:
-        user_cart = open_active_cart(user_owner)
+        user_cart, created = open_active_cart(user_owner)
     lines = {line.product_id: line for line in user_cart.items.all()}
     new_products = {line.product_id for line in guest_lines} - lines.keys()
     if len(lines) + len(new_products) > settings.CART_MAX_LINES:
@@ -250,4 +262,10 @@ def cart_merge(
     CartItem.objects.bulk_update(to_update, ["quantity", "unit_price", "updated_at"])
     touch(guest_cart, status=CartStatus.MERGED)
     touch(user_cart, **(first_item_mark(user_cart) if guest_lines else {}))
-    return CartState(user_cart, statements.cart_lines_read(cart=user_cart))
+    state = CartState(user_cart, statements.cart_lines_read(cart=user_cart))
+    if created:
+        cart_event(EventType.CREATED, state)
+    cart_event(EventType.MERGED, state, merged_cart_id=str(guest_cart.id))
+    guest_state = CartState(guest_cart, [CartLine.of(line) for line in guest_lines])
+    cart_event(EventType.MERGED, guest_state, merged_into_cart_id=str(user_cart.id))
+    return state

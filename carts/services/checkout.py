@@ -23,7 +23,12 @@ from carts import errors, selectors
 from carts.domain import CartOwner, CartState
 from carts.models import CheckoutAttempt, PaymentState
 from carts.services.catalog import product_data_fetch
-from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
+from carts.services.reservations import (
+    checkout_complete,
+    checkout_failure_record,
+    checkout_release,
+    checkout_reserve,
+)
 from carts.services.sales import stock_sales_report
 from integrations.errors import PaymentRefused, PaymentUnavailable
 from integrations.payments import Outcome, payment_authorise, payment_outcome, payment_void
@@ -61,9 +66,13 @@ def cart_checkout(
     if settings.PRODUCT_SERVICE_URL:
         skus = selectors.cart_skus_read(owner=owner)
         service_data = product_data_fetch(skus=skus, fresh=True)
-    reserved = checkout_reserve(
-        owner=owner, if_match=if_match, request_key=request_key, service_data=service_data
-    )
+    try:
+        reserved = checkout_reserve(
+            owner=owner, if_match=if_match, request_key=request_key, service_data=service_data
+        )
+    except errors.CheckoutConflict as conflict:
+        checkout_failure_record(owner=owner, faults=conflict.extra["lines"])
+        raise
     # Without a payment service the sale is made at once (or this retries a finished one).
     state = reserved if isinstance(reserved, CartState) else _authorise_and_complete(reserved)
     if settings.PRODUCT_SERVICE_URL:

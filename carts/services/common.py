@@ -15,8 +15,10 @@ from django.utils import timezone
 from addtocart.observability import metrics
 from carts import errors, selectors
 from carts.db import statements
-from carts.domain import CartOwner, cart_etag
+from carts.domain import CartOwner, CartState, cart_etag
 from carts.models import Cart, CartStatus, Product
+from carts.services.events import cart_event
+from events.models import EventType
 
 
 def check_precondition(
@@ -89,15 +91,16 @@ def resume_abandoned_cart(owner: CartOwner) -> Cart | None:
     try:
         with transaction.atomic():
             touch(cart, status=CartStatus.ACTIVE)
+            cart_event(EventType.RESUMED, CartState(cart, statements.cart_lines_read(cart=cart)))
     except IntegrityError:
         # A concurrent request opened an active cart first.
         return statements.cart_lock_active(owner=owner)
     return cart
 
 
-def open_active_cart(owner: CartOwner) -> Cart:
+def open_active_cart(owner: CartOwner) -> tuple[Cart, bool]:
     """Resume the owner's abandoned cart or create one; or lock the one a concurrent
-    request just opened."""
+    request just opened. Returns the cart and whether it was created."""
     if (
         owner.user_id is not None
         and not get_user_model().objects.filter(pk=owner.user_id, is_active=True).exists()
@@ -105,16 +108,16 @@ def open_active_cart(owner: CartOwner) -> Cart:
         raise errors.NotSignedIn("Your account no longer exists or is inactive.")
     resumed = resume_abandoned_cart(owner)
     if resumed is not None:
-        return resumed
+        return resumed, False
     try:
         with transaction.atomic():
             cart = Cart.objects.create(user_id=owner.user_id, session_id=owner.session_token)
         kind = "user" if owner.user_id is not None else "guest"
         transaction.on_commit(metrics.CARTS_CREATED.labels(owner=kind).inc)
-        return cart
+        return cart, True
     except IntegrityError:
         cart = statements.cart_lock_active(owner=owner)
         if cart is None:
             check_not_checking_out(owner)
             raise
-        return cart
+        return cart, False

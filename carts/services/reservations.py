@@ -32,6 +32,8 @@ from carts.models import (
 )
 from carts.services.catalog import ServiceData, product_apply
 from carts.services.common import check_precondition, touch
+from carts.services.events import cart_event
+from events.models import EventType
 
 
 def _fault(line: CartItem, currency: str) -> dict | None:
@@ -139,12 +141,14 @@ def checkout_reserve(
         expires_at=now + timedelta(seconds=settings.CHECKOUT_RESERVATION_SECONDS),
         created_at=now,
     )
+    started = CartState(cart, [CartLine.of(line) for line in _in_order(lines)])
     if not settings.PAYMENT_SERVICE_URL:
         # Nothing to wait on: the sale is made in this same transaction.
         attempt.status, attempt.payment = AttemptStatus.COMPLETED, PaymentState.NOT_NEEDED
         attempt.resolved_at = now
         attempt.save(force_insert=True)
-        return _sell(cart, attempt, quantities, [CartLine.of(line) for line in _in_order(lines)])
+        cart_event(EventType.CHECKOUT_STARTED, started, total=str(attempt.total))
+        return _sell(cart, attempt, quantities, started.lines)
     attempt.save(force_insert=True)
     StockReservation.objects.bulk_create(
         StockReservation(attempt=attempt, product_id=pk, quantity=units)
@@ -154,6 +158,7 @@ def checkout_reserve(
     # tells the two states apart).
     cart.status = CartStatus.CHECKING_OUT
     cart.save(update_fields=["status"])
+    cart_event(EventType.CHECKOUT_STARTED, started, total=str(attempt.total))
     return attempt
 
 
@@ -171,8 +176,10 @@ def _sell(
             for pk, units in quantities.items()
         )
     touch(cart, status=CartStatus.CHECKED_OUT, total=attempt.total, checked_out_at=timezone.now())
+    state = CartState(cart, lines)
+    cart_event(EventType.CHECKED_OUT, state)
     transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
-    return CartState(cart, lines)
+    return state
 
 
 @transaction.atomic
@@ -197,6 +204,17 @@ def checkout_complete(
 
 
 @transaction.atomic
+def checkout_failure_record(*, owner: CartOwner, faults: list[dict]) -> None:
+    """A checkout refused for its lines changed nothing (its transaction rolled back): tell
+    of it in a transaction of its own, with each line's fault."""
+    cart = statements.cart_lock_active(owner=owner)
+    if cart is not None:
+        state = CartState(cart, statements.cart_lines_read(cart=cart))
+        reasons = sorted({fault["reason"] for fault in faults})
+        cart_event(EventType.CHECKOUT_FAILED, state, reasons=reasons, lines=faults)
+
+
+@transaction.atomic
 def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) -> bool:
     """Give the reserved units back to the stock and the cart back to its owner, `active` and
     as it was. Returns False if the attempt had already ended."""
@@ -215,5 +233,7 @@ def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) ->
     attempt.save(update_fields=["status", "payment", "release_reason", "resolved_at"])
     cart.status = CartStatus.ACTIVE
     cart.save(update_fields=["status"])
+    state = CartState(cart, statements.cart_lines_read(cart=cart))
+    cart_event(EventType.CHECKOUT_FAILED, state, reasons=[reason])
     transaction.on_commit(metrics.CHECKOUTS.labels(outcome=reason).inc)
     return True

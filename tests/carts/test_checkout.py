@@ -293,10 +293,11 @@ def test_units_reserved_by_a_checkout_are_not_offered_again(
 @pytest.mark.parametrize("lines", [1, 20])
 def test_a_paid_checkout_makes_a_fixed_number_of_queries(user_api, owner, payments, lines):
     """The account is still active. Reserve: lock the cart, lock its lines' products, take the
-    stock, record the attempt, reserve, mark the cart. Complete: lock the attempt and cart, take
-    the reservations, close the attempt, close the cart, read its lines."""
+    stock, record the attempt, reserve, mark the cart, its event. Complete: lock the attempt
+    and cart, take the reservations, close the attempt, close the cart, read its lines, its
+    event."""
     for product in ProductFactory.create_batch(lines):
         services.cart_item_add(owner=owner, product_id=product.pk)
     payments.answers[("POST", "/payments")] = APPROVED
 
-    assert count_queries(lambda: checkout(user_api)) == 12
+    assert count_queries(lambda: checkout(user_api)) == 14

@@ -1,8 +1,13 @@
 """The health readings: every check of health/checks.py, with a state for each."""
 
+from datetime import timedelta
+from uuid import uuid4
+
 import pytest
+from django.utils import timezone
 
 from dashboard.health import BAD, OFF, OK, WARN, _error_rate_state, health_snapshot, snapshot_json
+from events.models import Event, WebhookEndpoint
 from tests.live import free_port
 
 
@@ -39,3 +44,20 @@ def test_a_service_that_does_not_answer_is_down_and_the_service_degraded(setting
 )
 def test_error_rate_states(rate, state):
     assert _error_rate_state(rate) == state
+
+
+@pytest.mark.django_db
+def test_the_webhooks_panel_shows_lag_and_disabled_endpoints():
+    assert readings(health_snapshot())["webhooks.lag"] == {"text": "none", "state": OK}
+    at = timezone.now() - timedelta(minutes=7)
+    Event.objects.create(type="cart.updated", cart_id=uuid4(), sequence=1, data={}, created_at=at)
+    WebhookEndpoint.objects.create(
+        url="https://orders.example.com/hook",
+        events=["*"],
+        secret="s",
+        is_active=False,
+        disabled_at=timezone.now(),
+    )
+    found = readings(health_snapshot())
+    assert found["webhooks.lag"] == {"text": "7 min", "state": BAD}
+    assert found["webhooks.disabled"] == {"text": "1: orders.example.com", "state": WARN}

@@ -1,7 +1,7 @@
 """`make run` (scripts/run-local.sh) runs every process the service needs: gunicorn, and the
-checkout sweeper in the background, which stops with gunicorn. It makes a health token like
-its other secrets, keeps it in .local/dev.env, and prints it. tests/test_newcomer.py walks
-through the API it serves."""
+checkout sweeper and the webhook worker in the background, which stop with gunicorn. It makes
+a health token like its other secrets, keeps it in .local/dev.env, and prints it.
+tests/test_newcomer.py walks through the API it serves."""
 
 import contextlib
 import json
@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from events.models import WebhookEndpoint
+from integrations.webhooks import webhook_secret_new
 from tests.deploy.support import ROOT, assert_released, database_url, expired_checkout
+from tests.factories import ProductFactory
+from tests.integrations.receiver import Receiver
 from tests.live import free_port, http_ok, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -142,3 +146,23 @@ def test_make_run_adds_a_health_token_to_an_older_dev_env_and_prefers_the_enviro
         assert f"health details): {chosen}" in log.read_text()
         assert status(f"{url}/metrics", chosen) == 200
         assert status(f"{url}/metrics", added) == 401
+
+
+def test_make_run_delivers_webhooks_until_gunicorn_stops(tmp_path):
+    """The worker runs beside gunicorn: an event reaches a receiver, and the worker stops
+    when gunicorn does."""
+    with Receiver() as receiver, make_run(tmp_path) as (server, url, _log):
+        endpoint = WebhookEndpoint.objects.create(
+            url=f"{receiver.url}/hooks", events=["*"], secret=webhook_secret_new()
+        )
+        added = requests.post(
+            f"{url}/api/v1/cart/items/", json={"product_id": ProductFactory().pk}, timeout=10
+        )
+        assert added.status_code == 201, added.text
+        wait_for(lambda: receiver.requests, seconds=30, what="the webhook")
+        assert json.loads(receiver.requests[0]["body"])["type"] == "cart.created"
+        assert WebhookEndpoint.objects.get(pk=endpoint.pk).last_success_at is not None
+
+        os.kill(server.pid, signal.SIGTERM)  # gunicorn alone, as if it stopped by itself
+        assert server.wait(timeout=30) == 0
+        wait_for(lambda: not group_alive(server.pid), seconds=30, what="the worker to stop")

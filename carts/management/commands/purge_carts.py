@@ -1,16 +1,20 @@
-"""Delete old merged, abandoned and empty carts: for a Kubernetes CronJob, idempotent."""
+"""Delete old merged, abandoned and empty carts, and events past EVENT_RETENTION_DAYS: for a
+Kubernetes CronJob, idempotent."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from carts.services import cart_purge_old
+from events.maintenance import event_purge_old
 
 
 class Command(BaseCommand):
     help = (
         "Delete merged, abandoned and empty carts whose last activity is older than "
-        "--older-than DAYS, in batches. Checked-out carts are never deleted."
+        "--older-than DAYS, in batches. Checked-out carts are never deleted. Events older "
+        "than EVENT_RETENTION_DAYS go too."
     )
 
     def add_arguments(self, parser):
@@ -24,3 +28,7 @@ class Command(BaseCommand):
             raise CommandError("--batch-size must be at least 1.")
         deleted = cart_purge_old(older_than=timedelta(days=older_than), batch_size=batch_size)
         self.stdout.write(f"{deleted} cart(s) older than {older_than} days deleted.")
+        events = event_purge_old()
+        self.stdout.write(
+            f"{events} event(s) older than {settings.EVENT_RETENTION_DAYS} days deleted."
+        )
