@@ -20,7 +20,11 @@ def webhook_figures(now: datetime) -> dict[str, float]:
     """Three small queries: the oldest unpositioned event (a partial index), the oldest
     pending delivery's event, and the counts."""
     unpositioned = Event.objects.filter(position__isnull=True).aggregate(at=Min("created_at"))
-    pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING)
+    # An endpoint turned off (by staff, or disabled for failing) is not waited for: its own
+    # gauge and alert tell of it.
+    pending = WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING, endpoint__is_active=True
+    )
     oldest_pending = pending.aggregate(at=Min("event__created_at"))
     oldest = min(
         (at for at in (unpositioned["at"], oldest_pending["at"]) if at is not None), default=None

@@ -10,14 +10,18 @@ from events.models import Event
 
 
 def event_purge_old(*, now: datetime | None = None, batch_size: int = 5000) -> int:
-    """Delete positioned events older than EVENT_RETENTION_DAYS, oldest first, each batch
-    its own short transaction (through `event_created_idx`). Returns how many went."""
+    """Delete events older than EVENT_RETENTION_DAYS, in position order (the unique index on
+    `position`), each batch its own short transaction, up to the first younger event: events
+    are positioned about when they are made, so what is older lies at the start. Returns how
+    many went."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.EVENT_RETENTION_DAYS)
-    old = Event.objects.filter(created_at__lt=cutoff, position__isnull=False)
+    positioned = Event.objects.filter(position__isnull=False).order_by("position")
     deleted = 0
     while True:
         with transaction.atomic():
-            batch = list(old.order_by("created_at").values_list("pk", flat=True)[:batch_size])
-            if not batch:
-                return deleted
-            deleted += Event.objects.filter(pk__in=batch).delete()[0]
+            batch = list(positioned.values_list("pk", "created_at")[:batch_size])
+            old = [pk for pk, created_at in batch if created_at < cutoff]
+            if old:
+                deleted += Event.objects.filter(pk__in=old).delete()[0]
+        if len(old) < batch_size:
+            return deleted

@@ -28,7 +28,7 @@ class Event(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    position = models.BigIntegerField(null=True, blank=True, unique=True)
+    position = models.BigIntegerField(null=True, blank=True)
     type = models.CharField(max_length=40, choices=EventType.choices)
     cart_id = models.UUIDField()
     sequence = models.PositiveIntegerField()
@@ -36,16 +36,25 @@ class Event(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        # A change's INSERT updates three indexes (the key, the cart's sequence, the relay's
+        # work); the others leave out events without a position, so only the relay pays them.
         constraints = [
             models.UniqueConstraint(fields=["cart_id", "sequence"], name="event_cart_sequence"),
+            models.UniqueConstraint(
+                fields=["position"],
+                condition=Q(position__isnull=False),
+                name="event_position_unique",
+            ),
         ]
         indexes = [
-            # The relay's work: events not yet given a position, oldest first.
             models.Index(
                 fields=["id"], condition=Q(position__isnull=True), name="event_unpositioned"
             ),
-            models.Index(fields=["type", "position"], name="event_type_position"),
-            models.Index(fields=["created_at"], name="event_created_idx"),
+            models.Index(
+                fields=["type", "position"],
+                condition=Q(position__isnull=False),
+                name="event_type_position",
+            ),
         ]
 
     def __str__(self) -> str:

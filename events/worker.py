@@ -60,15 +60,16 @@ def _deliver(claimed: Claimed) -> None:
     )
 
 
-def run_once(pool: ThreadPoolExecutor, *, batch_size: int) -> int:
-    """One round: returns how many deliveries were sent."""
+def run_once(pool: ThreadPoolExecutor, *, threads: int) -> int:
+    """One round: at most one delivery per thread, so that every claimed one is sent at once
+    and within its lease (WEBHOOK_TIMEOUT_SECONDS + 30 s). Returns how many were sent."""
     events_position()
-    claimed = deliveries_claim(limit=batch_size)
+    claimed = deliveries_claim(limit=threads)
     list(pool.map(_deliver, claimed))
     return len(claimed)
 
 
-def run(*, threads: int, batch_size: int, idle_seconds: float, stop: threading.Event) -> None:
+def run(*, threads: int, idle_seconds: float, stop: threading.Event) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     heartbeat = Heartbeat()
@@ -77,13 +78,13 @@ def run(*, threads: int, batch_size: int, idle_seconds: float, stop: threading.E
         if settings.WEBHOOK_WORKER_PORT
         else None
     )
-    logger.info("webhook worker started", extra={"threads": threads, "batch_size": batch_size})
+    logger.info("webhook worker started", extra={"threads": threads})
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook") as pool:
         while not stop.is_set():
             heartbeat.beat()
             close_old_connections()
             try:
-                sent = run_once(pool, batch_size=batch_size)
+                sent = run_once(pool, threads=threads)
             except DatabaseError as error:
                 logger.error("webhook worker: database error", extra={"error": str(error)[:300]})
                 connection.close()

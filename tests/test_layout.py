@@ -4,7 +4,15 @@ whole. (The import rules are import-linter's contracts, run by `make lint`.)"""
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICE_PACKAGES = ("addtocart", "accounts", "carts", "integrations", "health", "dashboard")
+SERVICE_PACKAGES = (
+    "addtocart",
+    "accounts",
+    "carts",
+    "events",
+    "integrations",
+    "health",
+    "dashboard",
+)
 MAX_LINES = 350
 
 

@@ -54,6 +54,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.models import Count, Max
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import strategies as st
@@ -81,6 +82,7 @@ from carts.models import (
     Product,
     StockReservation,
 )
+from events.models import Event
 from tests.carts.invariants_model import (
     COMPLETED,
     RELEASED,
@@ -702,9 +704,19 @@ class CartMachine(RuleBasedStateMachine):
         self.rendered = seen
         if not changed:
             return
+        # Each changed cart's events: numbered 1..n, the last one the cart as it is now.
+        told = Event.objects.filter(cart_id__in=changed).values("cart_id")
+        told = {row["cart_id"]: row for row in told.annotate(n=Count("pk"), last=Max("sequence"))}
         for cart in Cart.objects.filter(pk__in=changed).prefetch_related(cart_items_prefetch()):
             lines = now.lines_of(cart.pk)
             body = CartOutput().to_representation(cart)
+            events = told.get(cart.pk, {"n": 0, "last": None})
+            assert events["n"] == events["last"], f"{cart.pk}: events {events}"
+            last = Event.objects.get(cart_id=cart.pk, sequence=events["last"]).data["cart"]
+            assert (last["status"], last["version"]) == (body["status"], body["version"]), last
+            assert {item["product"]["id"]: item["quantity"] for item in last["items"]} == {
+                product_id: quantity for product_id, (quantity, _) in lines.items()
+            }, "the cart's last event is not the cart as it is"
             assert body["subtotal"] == str(subtotal(lines).quantize(CENT)), (body, lines)
             assert body["total_quantity"] == sum(quantity for quantity, _ in lines.values())
             assert {

@@ -44,7 +44,7 @@ def create(staff_api, url: str, events=("*",)) -> dict:
 def deliver_all(rounds: int = 5) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(rounds):
-            if not run_once(pool, batch_size=50):
+            if not run_once(pool, threads=4):
                 return
 
 

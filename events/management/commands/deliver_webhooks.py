@@ -14,14 +14,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--threads", type=int, default=8, help="Sends at once.")
-        parser.add_argument("--batch-size", type=int, default=50)
+        parser.add_argument(
+            "--threads", type=int, default=8, help="Sends at once; each round claims as many."
+        )
         parser.add_argument("--idle-seconds", type=float, default=1.0)
 
-    def handle(self, *args, threads: int, batch_size: int, idle_seconds: float, **options):
+    def handle(self, *args, threads: int, idle_seconds: float, **options):
         worker.run(
             threads=max(1, threads),
-            batch_size=max(1, batch_size),
             idle_seconds=max(0.05, idle_seconds),
             stop=threading.Event(),
         )
