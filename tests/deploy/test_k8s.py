@@ -4,15 +4,20 @@ docs/deployment.md, "Kubernetes", hold in what is rendered."""
 
 import base64
 import functools
+import ipaddress
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import uuid
 
 import kubernetes_validate
 import pytest
+import requests
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.deploy.support import (
     DEPLOY,
@@ -23,6 +28,9 @@ from tests.deploy.support import (
     run,
     tool,
 )
+from tests.deploy.test_prometheus import WORKER_METRICS
+from tests.integrations.receiver import Receiver
+from tests.live import free_port, http_ok, wait_for
 
 K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.37.0"
@@ -36,6 +44,8 @@ CRONJOBS = {
     "addtocart-release-expired-reservations": ("* * * * *", ["release_expired_reservations"]),
 }
 SWEEPER = "addtocart-release-expired-reservations"
+WORKER = "addtocart-webhook-worker"
+PROMETHEUS_EXAMPLE = DEPLOY / "prometheus" / "prometheus.example.yml"
 
 
 @functools.cache
@@ -63,6 +73,21 @@ def web_container(overlay: str) -> dict:
     return container
 
 
+def worker(overlay: str) -> dict:
+    return one(overlay, "Deployment", WORKER)
+
+
+def worker_container(overlay: str) -> dict:
+    (container,) = worker(overlay)["spec"]["template"]["spec"]["containers"]
+    return container
+
+
+def scrape_job(name: str) -> dict:
+    config = yaml.safe_load(PROMETHEUS_EXAMPLE.read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == name]
+    return job
+
+
 def configmap(overlay: str) -> dict:
     (found,) = [
         doc
@@ -73,8 +98,12 @@ def configmap(overlay: str) -> dict:
 
 
 def pod_specs(overlay: str) -> dict[str, dict]:
-    """Every pod spec of ours: the web pods, the migration Job's and the CronJobs'."""
-    specs = {"addtocart-service": deployment(overlay)["spec"]["template"]["spec"]}
+    """Every pod spec of ours: the web pods, the webhook workers, the migration Job's and the
+    CronJobs'."""
+    specs = {
+        "addtocart-service": deployment(overlay)["spec"]["template"]["spec"],
+        WORKER: worker(overlay)["spec"]["template"]["spec"],
+    }
     for job in objects(overlay, "Job"):
         specs[job["metadata"]["name"]] = job["spec"]["template"]["spec"]
     for cron in objects(overlay, "CronJob"):
@@ -251,8 +280,12 @@ def test_settings_come_from_the_configmap_and_the_secret(overlay):
         "LOGIN_KNOWN_ADDRESS_DAYS",
         "THROTTLE_LEASE",
         "GUNICORN_GRACEFUL_TIMEOUT",
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "WEBHOOK_RETRY_SCHEDULE",
+        "WEBHOOK_MAX_RESPONSE_BYTES",
     ]:
         assert key in data, key
+    assert data["WEBHOOK_ALLOW_PRIVATE_URLS"] == "false"  # no webhook to the cluster itself
     assert data["PROMETHEUS_MULTIPROC_DIR"] == "/run/prometheus"
     assert data["DEBUG"] == "false"
     assert not SECRET_KEYS & set(data), "secrets do not belong in the ConfigMap"
@@ -337,8 +370,7 @@ def test_prometheus_finds_the_web_pods_and_sends_the_health_token(overlay):
     with the token read from a file, never written in its configuration."""
     template = deployment(overlay)["spec"]["template"]
     assert template["metadata"]["annotations"] == {"prometheus.io/scrape": "false"}
-    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.example.yml").read_text())
-    (job,) = config["scrape_configs"]
+    job = scrape_job("addtocart-service")
     (keep,) = [rule for rule in job["relabel_configs"] if rule.get("action") == "keep"]
     assert keep["source_labels"] == [
         "__meta_kubernetes_pod_label_app",
@@ -348,6 +380,7 @@ def test_prometheus_finds_the_web_pods_and_sends_the_health_token(overlay):
     assert port["containerPort"] == 8000
     assert re.fullmatch(keep["regex"], f"{template['metadata']['labels']['app']};{port['name']}")
     assert not re.fullmatch(keep["regex"], f"addtocart-jobs;{port['name']}")
+    assert not re.fullmatch(keep["regex"], f"{WORKER};metrics")  # the workers' job has them
     assert job["metrics_path"] == "/metrics"
     assert set(job["authorization"]) == {"type", "credentials_file"}
     assert job["authorization"]["type"] == "Bearer"
@@ -377,6 +410,9 @@ def test_service_port_80_to_8000_selects_only_web_pods(overlay):
     assert port["targetPort"] == "http"  # the container's port 8000
     selector = service["spec"]["selector"]
     assert selector == {"app": "addtocart-service"}
+    # Nor the webhook workers, whose port 9102 serves only probes and metrics.
+    worker_labels = worker(overlay)["spec"]["template"]["metadata"]["labels"]
+    assert not selector.items() <= worker_labels.items()
     # Job pods run without a readiness probe: the Service must never send them requests.
     for job in objects(overlay, "Job") + objects(overlay, "CronJob"):
         template = job["spec"].get("template") or job["spec"]["jobTemplate"]["spec"]["template"]
@@ -519,6 +555,220 @@ def test_the_sweeper_runs_with_its_pods_environment(overlay, tmp_path):
     (logged,) = [record for record in records if record["logger"] == "carts.sweeper"]
     assert logged["level"] == "WARNING"
     assert logged["message"] == f"Checkout sweeper: {summary}"
+
+
+# --- The webhook delivery worker -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_worker_runs_beside_the_web_pods_with_their_settings(overlay):
+    spec = worker(overlay)["spec"]
+    assert spec["replicas"] >= 2  # several at once: each claims with SKIP LOCKED
+    assert spec["selector"]["matchLabels"] == {"app": WORKER}
+    template = spec["template"]
+    assert template["metadata"]["labels"]["app"] == WORKER
+    # Scraped with the health token by a job of its own, never by annotation.
+    assert template["metadata"]["annotations"] == {"prometheus.io/scrape": "false"}
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    container = worker_container(overlay)
+    assert container["command"] == ["python", "manage.py", "deliver_webhooks"]
+    assert (ROOT / "events" / "management" / "commands" / "deliver_webhooks.py").exists()
+    assert container["image"] == web_container(overlay)["image"]
+    assert container["envFrom"] == web_container(overlay)["envFrom"]
+    # The web pods' secrets, HEALTH_TOKEN for its /metrics among them.
+    assert secret_refs(container) == secret_refs(web_container(overlay))
+    assert set(secret_refs(container)) == SECRET_KEYS
+    resources = container["resources"]
+    assert resources["requests"]["cpu"]
+    assert resources["requests"]["memory"]
+    assert resources["limits"]["memory"]
+    (constraint,) = template["spec"]["topologySpreadConstraints"]
+    assert constraint["labelSelector"]["matchLabels"] == {"app": WORKER}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_workers_probes_ask_its_own_port(overlay):
+    container = worker_container(overlay)
+    (port,) = container["ports"]
+    assert port == {"name": "metrics", "containerPort": 9102, "protocol": "TCP"}
+    # The worker serves on WEBHOOK_WORKER_PORT: the ConfigMap's must be the container's.
+    assert int(configmap(overlay)["data"]["WEBHOOK_WORKER_PORT"]) == port["containerPort"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": "metrics"}, probe
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_worker_finishes_its_batch_before_it_is_killed(overlay):
+    """SIGTERM lets the round under way finish: one send per thread, each of at most
+    WEBHOOK_TIMEOUT_SECONDS. The kubelet must wait that long and a margin before its SIGKILL."""
+    from events.management.commands.deliver_webhooks import Command
+
+    _, manage, name, *arguments = worker_container(overlay)["command"]
+    Command().create_parser(manage, name).parse_args(arguments)  # the pod's arguments parse
+    timeout = int(configmap(overlay)["data"]["WEBHOOK_TIMEOUT_SECONDS"])
+    grace = worker(overlay)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= timeout + 15, (timeout, grace)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_worker_disruption_budget_keeps_one_sending(overlay):
+    pdb = one(overlay, "PodDisruptionBudget", WORKER)
+    assert pdb["spec"]["selector"]["matchLabels"] == {"app": WORKER}
+    assert pdb["spec"]["minAvailable"] == 1
+    assert worker(overlay)["spec"]["replicas"] > 1  # else no drain could ever evict it
+
+
+def egress_allowed(policy: dict, address: str, port: int, protocol: str = "TCP") -> bool:
+    """NetworkPolicy's rule: traffic is allowed when some egress rule matches both its
+    destination (`to` absent: anywhere) and its port (`ports` absent: any). Only ipBlock
+    peers are judged: the others select pods, not addresses."""
+    ip = ipaddress.ip_address(address)
+
+    def peer_matches(peer: dict) -> bool:
+        block = peer.get("ipBlock")
+        if block is None or ip not in ipaddress.ip_network(block["cidr"]):
+            return False
+        return not any(ip in ipaddress.ip_network(cidr) for cidr in block.get("except", []))
+
+    for rule in policy["egress"]:
+        ports = rule.get("ports")
+        if ports is not None and not any(
+            entry["port"] == port and entry.get("protocol", "TCP") == protocol for entry in ports
+        ):
+            continue
+        if "to" not in rule or any(peer_matches(peer) for peer in rule["to"]):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_workers_reach_receivers_over_https_and_nothing_inside(overlay):
+    policy = one(overlay, "NetworkPolicy", WORKER)["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app": WORKER}
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    # In: Prometheus only, on the metrics port (the kubelet's probes are not subject to it).
+    (rule,) = policy["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ]
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    # Out: receivers over https on public addresses; DNS; PostgreSQL, PgBouncer and Redis.
+    for address, port, allowed in [
+        ("93.184.215.14", 443, True),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", 443, True),
+        ("93.184.215.14", 80, False),  # https only
+        ("93.184.215.14", 8443, False),
+        ("169.254.169.254", 443, False),  # the cloud metadata service
+        ("169.254.169.254", 80, False),
+        ("10.0.0.12", 443, False),  # the cluster and the private network
+        ("172.20.1.1", 443, False),
+        ("192.168.1.10", 443, False),
+        ("100.64.0.1", 443, False),
+        ("127.0.0.1", 443, False),
+        ("fd00::1", 443, False),
+        ("fe80::1", 443, False),
+        ("10.0.0.12", 5432, True),
+        ("10.0.0.12", 6432, True),
+        ("10.0.0.12", 6379, True),
+        ("10.96.0.10", 53, True),
+        ("10.0.0.12", 8000, False),  # not even the web pods
+    ]:
+        assert egress_allowed(policy, address, port) is allowed, (address, port)
+    assert egress_allowed(policy, "10.96.0.10", 53, "UDP")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_prometheus_finds_the_webhook_workers_and_sends_the_health_token(overlay):
+    job, web_job = scrape_job(WORKER), scrape_job("addtocart-service")
+    (keep,) = [rule for rule in job["relabel_configs"] if rule.get("action") == "keep"]
+    assert keep["source_labels"] == [
+        "__meta_kubernetes_pod_label_app",
+        "__meta_kubernetes_pod_container_port_name",
+    ]
+    template = worker(overlay)["spec"]["template"]
+    (port,) = worker_container(overlay)["ports"]
+    assert re.fullmatch(keep["regex"], f"{template['metadata']['labels']['app']};{port['name']}")
+    assert not re.fullmatch(keep["regex"], "addtocart-service;http")
+    assert job["metrics_path"] == "/metrics"
+    assert job["authorization"] == web_job["authorization"]  # the same token, from its file
+    assert job["relabel_configs"][1:] == web_job["relabel_configs"][1:]  # app, namespace, pod
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_webhook_worker_runs_with_its_pods_environment(overlay, tmp_path):
+    """The worker's container, with the environment the kubelet gives it, answers its probe,
+    shows its metrics to the health token only, refuses to send a webhook to a loopback
+    address (the ConfigMap allows https to public addresses only) and counts that, and stops
+    cleanly on SIGTERM within its grace period."""
+    from events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+    from events.outbox import event_record
+    from events.webhooks import webhook_endpoint_create
+
+    container = worker_container(overlay)
+    secrets = {
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": "",
+        "DJANGO_SECRET_KEY": "test-secret",
+        "JWT_SIGNING_KEY": "test-jwt",
+        "HEALTH_TOKEN": "test-health-token",
+    }
+    env = container_env(container, configmap(overlay)["data"], secrets, "10.1.2.3")
+    port = free_port()  # the pod's 9102 may be taken on this machine
+    env.update(
+        PATH=os.environ["PATH"],
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+        WEBHOOK_WORKER_PORT=str(port),
+    )
+    python, *arguments = container["command"]
+    assert python == "python"
+    grace = worker(overlay)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    log = tmp_path / "worker.log"
+    with Receiver() as receiver, log.open("w") as output:
+        endpoint = webhook_endpoint_create(url=f"{receiver.url}/hooks", events=["*"])
+        event_record(type="cart.created", cart_id=uuid.uuid4(), data={"owner": {"user_id": None}})
+        process = subprocess.Popen(
+            [sys.executable, *arguments], cwd=ROOT, env=env, stdout=output, stderr=output
+        )
+        try:
+            wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), what="/healthz")
+            wait_for(
+                lambda: WebhookAttempt.objects.filter(delivery__endpoint=endpoint).exists(),
+                what="the first attempt",
+            )
+            metrics = f"http://127.0.0.1:{port}/metrics"
+            assert requests.get(metrics, timeout=5).status_code == 401
+            scrape = requests.get(
+                metrics, headers={"Authorization": "Bearer test-health-token"}, timeout=5
+            )
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=grace) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    (attempt,) = WebhookAttempt.objects.filter(delivery__endpoint=endpoint)
+    assert attempt.error.startswith("refused"), attempt.error
+    assert receiver.requests == []
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)  # retried later
+    assert scrape.status_code == 200
+    assert 'addtocart_webhook_deliveries_total{outcome="retrying"} 1.0' in scrape.text
+    exported = set()
+    for family in text_string_to_metric_families(scrape.text):
+        exported |= {family.name, *(sample.name for sample in family.samples)}
+    assert exported >= WORKER_METRICS
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    messages = [record["message"] for record in records]
+    assert messages[-1] == "webhook worker stopped", messages
+    (failed,) = [record for record in records if record["message"] == "webhook delivery failed"]
+    assert (failed["endpoint_id"], failed["outcome"]) == (endpoint.pk, "retrying")
 
 
 # --- Overlays --------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 """The Prometheus rules: valid for promtool, unit-tested by promtool (each alert fires on some
-input and stays quiet on other), and reading only metrics the service really exposes."""
+input and stays quiet on other), and reading only metrics the service really exposes: the web
+pods' (the runbook's metrics table, and the webhook gauges of events/figures.py) and the
+webhook delivery workers' (WORKER_METRICS, which tests/deploy/test_k8s.py finds in a real
+worker's /metrics)."""
 
 import re
 import shutil
 
+import pytest
 import yaml
 
 from tests.deploy.support import (
     DEPLOY,
+    ROOT,
     exposed_metrics,
     known_metric,
     metric_names,
@@ -18,6 +23,14 @@ from tests.deploy.support import (
 RULES_DIR = DEPLOY / "prometheus"
 RULES = RULES_DIR / "addtocart-rules.yml"
 RULE_TESTS = RULES_DIR / "addtocart-rules.test.yml"
+WEB_APP = 'app="addtocart-service"'
+WORKER_APP = 'app="addtocart-webhook-worker"'
+# What the delivery workers export besides the web pods (addtocart/observability/metrics.py).
+WORKER_METRICS = {
+    "addtocart_webhook_deliveries_total",
+    "addtocart_webhook_delivery_duration_seconds",
+}
+WEBHOOKS_RUNBOOK = "docs/operations.md#9-events-and-webhooks"
 
 
 def rules() -> list[dict]:
@@ -40,17 +53,38 @@ def test_promtool_unit_tests_pass():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_unit_tests_catch_a_broken_rule(tmp_path):
-    """A control: with HighErrorRate's threshold raised tenfold its unit test fails."""
-    broken = RULES.read_text().replace(
-        "addtocart:http_errors:ratio_rate5m > 0.05", "addtocart:http_errors:ratio_rate5m > 0.5"
-    )
-    assert broken != RULES.read_text()
-    (tmp_path / RULES.name).write_text(broken)
+@pytest.mark.parametrize(
+    ("alert", "sound", "broken"),
+    [
+        # Its threshold raised tenfold.
+        (
+            "HighErrorRate",
+            "addtocart:http_errors:ratio_rate5m > 0.05",
+            "addtocart:http_errors:ratio_rate5m > 0.5",
+        ),
+        # Without its minimum volume: one delivery retried a few times would page.
+        (
+            "AddToCartWebhookFailureRate",
+            "[15m])) >= 20",
+            "[15m])) >= 0",
+        ),
+        # Only the workers that are scraped and down: none scraped at all would stay quiet.
+        (
+            "AddToCartWebhookWorkerDown",
+            'count by (namespace) (up{app="addtocart-service"})\n          unless',
+            'count by (namespace) (up{app="addtocart-webhook-worker"})\n          unless',
+        ),
+    ],
+)
+def test_the_unit_tests_catch_a_broken_rule(tmp_path, alert, sound, broken):
+    """A control: each broken rule makes its unit test fail."""
+    text = RULES.read_text()
+    assert text.count(sound) == 1, sound
+    (tmp_path / RULES.name).write_text(text.replace(sound, broken))
     shutil.copy(RULE_TESTS, tmp_path)
     result = run([promtool(), "test", "rules", RULE_TESTS.name], cwd=tmp_path)
     assert result.returncode != 0
-    assert "HighErrorRate" in result.stdout + result.stderr
+    assert alert in result.stdout + result.stderr
 
 
 def test_every_alert_is_tested_firing_and_quiet():
@@ -95,38 +129,58 @@ def test_every_alert_has_a_severity_and_a_summary():
         assert alert["annotations"]["description"], name
 
 
+def webhook_gauges() -> set[str]:
+    """The webhook gauges the web pods export, computed at scrape time (health/prometheus.py
+    takes them from events/figures.py)."""
+    from events.figures import WEBHOOK_GAUGES
+
+    return {f"addtocart_{name}" for name, _ in WEBHOOK_GAUGES}
+
+
 def test_rules_read_only_metrics_we_expose():
-    exposed = exposed_metrics()
+    exposed = exposed_metrics() | webhook_gauges() | WORKER_METRICS
     for rule in rules():
         unknown = {name for name in metric_names(rule["expr"]) if not known_metric(name, exposed)}
         assert not unknown, f"{rule.get('alert') or rule.get('record')}: {unknown}"
-    # Our own metrics are always selected by app, so another application's
-    # http_requests_total never counts.
+    # Our own metrics are always selected by the app that exports them, so another
+    # application's http_requests_total never counts.
     for rule in rules():
-        for selector in re.findall(r"\b(?:http_|addtocart_)\w+\{[^}]*\}", rule["expr"]):
-            assert 'app="addtocart-service"' in selector, selector
+        for selector in re.findall(r"\b((?:http_|addtocart_)\w+)(\{[^}]*\})", rule["expr"]):
+            name, matchers = selector
+            worker = name in WORKER_METRICS or name.removesuffix("_bucket") in WORKER_METRICS
+            assert (WORKER_APP if worker else WEB_APP) in matchers, selector
+
+
+def test_the_workers_metrics_are_made_where_the_worker_runs():
+    source = (ROOT / "addtocart" / "observability" / "metrics.py").read_text()
+    for name in WORKER_METRICS:
+        assert f'"{name}"' in source, name
 
 
 def test_the_example_scrape_configuration(tmp_path):
     """prometheus.example.yml, with a static target in place of Kubernetes discovery, which
     Debian's promtool is built without; the relabelling and rule files are checked."""
     config = yaml.safe_load((RULES_DIR / "prometheus.example.yml").read_text())
-    (job,) = config["scrape_configs"]
-    assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
-    job["static_configs"] = [{"targets": ["127.0.0.1:8000"]}]
-    # /metrics needs the health token: Prometheus sends it from a file (promtool checks that
-    # the file exists).
-    assert job["authorization"]["type"] == "Bearer"
-    assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    # The web pods, and the webhook delivery workers (port 9102), which
+    # AddToCartWebhookFailureRate and AddToCartWebhookWorkerDown read.
+    assert set(jobs) == {"addtocart-service", "addtocart-webhook-worker"}
     (tmp_path / "health-token").write_text("a-health-token\n")
-    job["authorization"]["credentials_file"] = str(tmp_path / "health-token")
+    for port, job in zip((8000, 9102), jobs.values(), strict=True):
+        assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+        # /metrics needs the health token: Prometheus sends it from a file (promtool checks
+        # that the file exists).
+        assert job["authorization"]["type"] == "Bearer"
+        assert job["authorization"]["credentials_file"].startswith("/etc/prometheus/")
+        job["authorization"]["credentials_file"] = str(tmp_path / "health-token")
+        relabel = yaml.safe_dump(job["relabel_configs"])
+        assert "__meta_kubernetes_pod_label_(.+)" in relabel  # gives app="..."
+        assert "target_label: namespace" in relabel
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     shutil.copy(RULES, tmp_path)
     result = run([promtool(), "check", "config", "prometheus.yml"], cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    relabel = yaml.safe_dump(job["relabel_configs"])
-    assert "__meta_kubernetes_pod_label_(.+)" in relabel  # gives app="addtocart-service"
-    assert "target_label: namespace" in relabel
 
 
 def test_the_checkout_sweeper_alerts():
@@ -146,3 +200,40 @@ def test_the_checkout_sweeper_alerts():
     runbook_text = (DEPLOY.parent / "docs" / "operations.md").read_text()
     headings = re.findall(r"^#+ (.+)$", runbook_text, re.M)
     assert "8. Checkouts and the sweeper" in headings
+
+
+def test_the_webhook_alerts():
+    """docs/operations.md, "9. Events and webhooks": the lag and the disabled endpoints as the
+    web pods count them in the database, the failure rate and the workers' presence as the
+    workers' scrapes show them; each leads to that section."""
+    webhook_alerts = {name: rule for name, rule in alerts().items() if "Webhook" in name}
+    assert set(webhook_alerts) == {
+        "AddToCartWebhookLag",
+        "AddToCartWebhookFailureRate",
+        "AddToCartWebhookWorkerDown",
+        "AddToCartWebhookEndpointDisabled",
+    }
+    for name, alert in webhook_alerts.items():
+        assert alert["annotations"]["runbook_url"] == WEBHOOKS_RUNBOOK, name
+
+    def expr(name: str) -> str:
+        return " ".join(webhook_alerts[name]["expr"].split())
+
+    lag = "addtocart_webhook_outbox_lag_seconds"
+    assert expr("AddToCartWebhookLag") == f"max by (namespace) ({lag}{{{WEB_APP}}}) > 300"
+    assert webhook_alerts["AddToCartWebhookLag"]["for"] == "5m"
+    rate = expr("AddToCartWebhookFailureRate")
+    assert 'outcome!="delivered"}[15m]' in rate
+    assert "> 0.2 and " in rate
+    assert re.search(
+        r"increase\(addtocart_webhook_deliveries_total\{[^}]*\}\[15m\]\)\) >= \d+", rate
+    )
+    down = expr("AddToCartWebhookWorkerDown")
+    assert f"max by (namespace) (up{{{WORKER_APP}}}) == 1" in down
+    assert webhook_alerts["AddToCartWebhookWorkerDown"]["for"] == "5m"
+    disabled = expr("AddToCartWebhookEndpointDisabled")
+    assert disabled == f"max by (namespace) (addtocart_webhook_endpoints_disabled{{{WEB_APP}}}) > 0"
+    assert webhook_alerts["AddToCartWebhookEndpointDisabled"]["labels"]["severity"] == "warning"
+    runbook_text = (ROOT / "docs" / "operations.md").read_text()
+    headings = re.findall(r"^#+ (.+)$", runbook_text, re.M)
+    assert "9. Events and webhooks" in headings

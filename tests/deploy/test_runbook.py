@@ -48,7 +48,15 @@ CLUSTER_ONLY = re.compile(
 # Before each command: curl records the headers of its answer, for the status.
 PRELUDE = 'set -o pipefail\ncurl() { command curl --dump-header "$RUNBOOK_HEADERS" "$@"; }\n'
 PASSWORD = "a long passphrase"  # the runbook's test account, ada
-SERVICE_PACKAGES = ("addtocart", "accounts", "carts", "integrations", "health", "dashboard")
+SERVICE_PACKAGES = (
+    "addtocart",
+    "accounts",
+    "carts",
+    "events",
+    "integrations",
+    "health",
+    "dashboard",
+)
 
 
 @dataclass

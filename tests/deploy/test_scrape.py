@@ -32,7 +32,9 @@ WEB_POD = {
 def configuration(tmp_path, target: str) -> dict:
     config = yaml.safe_load(EXAMPLE.read_text())
     config["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s"}
-    (job,) = config["scrape_configs"]
+    # The web pods' job (the webhook workers' is checked in tests/deploy/test_k8s.py).
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "addtocart-service"]
+    config["scrape_configs"] = [job]
     assert job.pop("kubernetes_sd_configs") == [{"role": "pod"}]
     job["static_configs"] = [{"targets": [target], "labels": WEB_POD}]
     (tmp_path / "health-token").write_text(f"{HEALTH_TOKEN}\n")  # as a mounted Secret may end
