@@ -1,11 +1,11 @@
 """Delivering events to webhook endpoints, at least once and in order per cart.
 
 A worker claims due deliveries in one short transaction (`FOR UPDATE SKIP LOCKED`, so
-several workers never claim the same one), leasing each for the send's timeout and a margin;
-sends them outside any transaction; then records each outcome in a transaction of its own. A
-worker killed mid-send leaves its leases to run out: the delivery is sent again, with the
-same `webhook-id`. A cart's later delivery to an endpoint waits while an earlier one to that
-endpoint is pending, retries included.
+several workers never claim the same one), leasing each for the send's timeout and
+WEBHOOK_LEASE_MARGIN_SECONDS (30); sends them outside any transaction; then records each
+outcome in a transaction of its own. A worker killed mid-send leaves its leases to run out:
+the delivery is sent again, with the same `webhook-id`. A cart's later delivery to an
+endpoint waits while an earlier one to that endpoint is pending, retries included.
 """
 
 import json
@@ -22,7 +22,8 @@ from events.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, Webho
 from events.selectors import event_payload
 from integrations.webhooks import WebhookResult, webhook_retry_delay
 
-LEASE_MARGIN = timedelta(seconds=30)
+# A success older than this is refreshed: sends to one endpoint need not all queue on its row.
+SUCCESS_REFRESH = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ def delivery_record(
     delivery.leased_until = None
     if result.ok:
         delivery.status, delivery.finished_at = DeliveryStatus.DELIVERED, now
-        endpoints.update(last_success_at=now)
+        stale = Q(last_success_at__isnull=True) | Q(last_success_at__lt=now - SUCCESS_REFRESH)
+        endpoints.filter(stale).update(last_success_at=now)
     else:
         delay = webhook_retry_delay(
             attempt=delivery.attempts, schedule=settings.WEBHOOK_RETRY_SCHEDULE

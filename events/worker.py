@@ -42,7 +42,7 @@ def _deliver(claimed: Claimed) -> None:
     try:
         status = delivery_record(delivery_id=claimed.delivery_id, result=result)
     finally:
-        connection.close()  # this thread's own connection
+        connection.close_if_unusable_or_obsolete()  # this thread's own, kept for the next
     metrics.WEBHOOK_DELIVERIES.labels(outcome=OUTCOMES[status]).inc()
     metrics.WEBHOOK_DURATION.observe(result.duration_ms / 1000)
     log = logger.info if result.ok else logger.warning
@@ -62,7 +62,8 @@ def _deliver(claimed: Claimed) -> None:
 
 def run_once(pool: ThreadPoolExecutor, *, threads: int) -> int:
     """One round: at most one delivery per thread, so that every claimed one is sent at once
-    and within its lease (WEBHOOK_TIMEOUT_SECONDS + 30 s). Returns how many were sent."""
+    and within its lease (WEBHOOK_TIMEOUT_SECONDS + WEBHOOK_LEASE_MARGIN_SECONDS). Returns how
+    many were sent."""
     events_position()
     claimed = deliveries_claim(limit=threads)
     list(pool.map(_deliver, claimed))
