@@ -76,3 +76,13 @@ def cart_etag(cart: Cart, *, version: int | None = None) -> str:
     included), so a cart being checked out has a tag of its own."""
     checking_out = "-checking-out" if cart.status == "checking_out" else ""
     return f'"{cart.id.hex}.{cart.version if version is None else version}{checking_out}"'
+
+
+class LineEvent(NamedTuple):
+    """The event of a change that puts a line (carts/db/statements.py `line_put` writes both
+    in one statement): its `data` holds the cart with the line at `item_index`, whose id the
+    statement fills in (a new line has none yet)."""
+
+    type: str
+    data: dict
+    item_index: int

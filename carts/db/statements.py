@@ -9,15 +9,19 @@ UPDATE that bumps its version (`cart_lock_and_touch`), else with SELECT ... FOR 
 (`cart_lock_active`). The cart's lines are read by a later statement, once the lock is held.
 """
 
+import json
 from uuid import UUID
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from carts.db import runner
-from carts.domain import CartLine, CartOwner, CartState
+from carts.domain import CartLine, CartOwner, CartState, LineEvent
 from carts.models import Cart, CartItem, CartStatus, CheckoutAttempt, Product
+from events.models import Event
+from events.outbox import event_record
 
 CART_FIELDS = Cart._meta.concrete_fields
 LINE_FIELDS = (
@@ -173,23 +177,36 @@ LINE_PUT = (
 )
 
 
-def line_put(*, cart: Cart, product: Product, quantity: int) -> CartLine:
+# The line and its event in one round trip (PostgreSQL): the event's data gets the line's id.
+_EVENTS = Event._meta.db_table
+LINE_PUT_TOLD = (
+    f"WITH line AS ({LINE_PUT}), told AS (INSERT INTO {_EVENTS} "  # noqa: S608
+    "(type, cart_id, data, created_at, sequence) SELECT %s::varchar, %s::uuid, "
+    "jsonb_set(%s::jsonb, %s::text[], to_jsonb(line.id)), %s::timestamptz, COALESCE((SELECT "
+    f"MAX(sequence) FROM {_EVENTS} WHERE cart_id = %s::uuid), 0) + 1 FROM line) SELECT id FROM line"
+)
+
+
+def line_put(
+    *, cart: Cart, product: Product, quantity: int, event: LineEvent | None = None
+) -> CartLine:
     """Set the cart's line of `product` to `quantity` units at the product's price, creating
-    it if need be, in one statement; returns the line as it now is."""
+    it if need be, and write `event`, in one statement on PostgreSQL; returns the line."""
     field = CartItem._meta.get_field
-    now = runner.param(field("updated_at"), timezone.now())
-    [(line_id,)] = runner.rows(
-        LINE_PUT,
-        [
-            runner.param(field("cart"), cart.pk),
-            product.pk,
-            quantity,
-            runner.param(field("unit_price"), product.price),
-            now,
-            now,
-        ],
-        (field("id"),),
-    )
+    at = timezone.now()
+    now = runner.param(field("updated_at"), at)
+    cart_id = runner.param(field("cart"), cart.pk)
+    params = [cart_id, product.pk, quantity, runner.param(field("unit_price"), product.price)]
+    params += [now, now]
+    together = event is not None and connection.vendor == "postgresql"
+    if together:
+        data = json.dumps(event.data, cls=DjangoJSONEncoder)
+        path = ["cart", "items", str(event.item_index), "id"]
+        params += [event.type, cart_id, data, path, now, cart_id]
+    [(line_id,)] = runner.rows(LINE_PUT_TOLD if together else LINE_PUT, params, (field("id"),))
+    if event is not None and not together:
+        event.data["cart"]["items"][event.item_index]["id"] = line_id
+        event_record(type=event.type, cart_id=cart.pk, data=event.data, at=at)
     return CartLine(line_id, product.pk, product.sku, product.name, quantity, product.price)
 
 

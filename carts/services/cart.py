@@ -29,7 +29,7 @@ from carts.services.common import (
     resume_abandoned_cart,
     touch,
 )
-from carts.services.events import cart_event
+from carts.services.events import cart_event, line_event
 from events.models import EventType
 
 
@@ -112,11 +112,14 @@ def _item_add(
             f"A cart holds at most {settings.CART_MAX_LINES} lines.",
             max_lines=settings.CART_MAX_LINES,
         )
-    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=new_quantity))
-    state = CartState(cart, lines)
-    cart_event(EventType.CREATED if created else EventType.UPDATED, state)
+    put = CartLine(
+        line.id if line else 0, product.pk, product.sku, product.name, new_quantity, product.price
+    )
+    told = line_event(EventType.CREATED if created else EventType.UPDATED, cart, lines, put)
+    put = statements.line_put(cart=cart, product=product, quantity=new_quantity, event=told)
+    _line_set(lines, put)
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
-    return state
+    return CartState(cart, lines)
 
 
 def _lock_cart_and_line(
@@ -168,10 +171,10 @@ def _item_update(
         )
     check_currency(product, cart)
     check_stock(product, quantity)
-    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity))
-    state = CartState(cart, lines)
-    cart_event(EventType.UPDATED, state)
-    return state
+    put = CartLine(line.id, product.pk, product.sku, product.name, quantity, product.price)
+    told = line_event(EventType.UPDATED, cart, lines, put)
+    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity, event=told))
+    return CartState(cart, lines)
 
 
 @transaction.atomic
