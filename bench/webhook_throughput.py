@@ -36,7 +36,7 @@ from pathlib import Path
 import psycopg2
 import redis
 
-from bench import harness
+from bench import checkout_contention, harness
 from bench.config import DATABASE_URL, REDIS_URL, RESULTS, SERVICE_ENV
 from bench.data import recreate_database
 
@@ -96,18 +96,8 @@ def environment(database_url: str, redis_url: str) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    finished = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=harness.ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if finished.returncode:
-        sys.exit(f"manage.py {args[0]} failed:\n{finished.stdout}\n{finished.stderr}")
-    return finished.stdout
+    """The project's manage.py, as the checkout benchmark runs it."""
+    return checkout_contention.manage(harness.ROOT, env, *args)
 
 
 def _receive(port: int) -> None:
