@@ -1,6 +1,9 @@
+import time
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from addtocart.api.throttling import leases_clear
@@ -17,6 +20,15 @@ def _clean_cache():
     yield
     cache.clear()
     leases_clear()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_clock_inside_one_window(monkeypatch):
+    """The throttles count in fixed windows (a minute, an hour): a test that sends a few
+    hundred requests across a minute's end would see its count start again. Their clock
+    (DRF's `timer`) stands still for in-process tests, 30 s into an hour."""
+    pinned = time.time() // 3600 * 3600 + 30
+    monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: pinned))
 
 
 def bearer(user) -> str:
