@@ -1,10 +1,11 @@
 """The servers under load: the service and the bare baselines, each under gunicorn with the
-same settings (bench/harness.py starts them)."""
+same settings (bench/harness.py starts them), and beside the service its webhook worker."""
 
 import contextlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -21,12 +22,41 @@ def service(**env: str) -> Iterator[harness.Gunicorn]:
     full = {**os.environ, **SERVICE_ENV, "PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env}
     workers = harness.config_settings(full)["workers"]
     try:
-        with harness.gunicorn(full, RESULTS / "service.log", workers=workers) as running:
+        with (
+            webhook_worker(full),
+            harness.gunicorn(full, RESULTS / "service.log", workers=workers) as running,
+        ):
             yield running
     except harness.NotReady as error:
         sys.exit(f"{error}; see bench-results/service.log")
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def webhook_worker(env: dict[str, str]) -> Iterator[None]:
+    """`manage.py deliver_webhooks` as production runs it beside the service. With no endpoint
+    it only relays: it gives the adds' events their positions and sequences, writes that
+    share the database (and its WAL) with the adds under load."""
+    log = RESULTS / "webhook-worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    with log.open("a") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "deliver_webhooks"],
+            cwd=harness.ROOT,
+            env={**env, "WEBHOOK_WORKER_PORT": "0"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        harness.wait_until(
+            lambda: '"webhook worker started"' in log.read_text(), 60, "the webhook worker"
+        )
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
 
 
 @contextlib.contextmanager

@@ -23,23 +23,31 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """One committed change of a cart, written in the change's own transaction.
 
-    `position` is its place in commit order, given once the event is visible (events/relay.py);
-    `sequence` counts the cart's events from 1, so a consumer can order them or drop stale ones.
+    `position` is its place in commit order and `sequence` the cart's count of its events from
+    1, so a consumer can order them or drop stale ones. The relay gives both once the event is
+    visible (events/relay.py), before any reader or delivery can see it.
     """
 
     id = models.BigAutoField(primary_key=True)
     position = models.BigIntegerField(null=True, blank=True)
     type = models.CharField(max_length=40, choices=EventType.choices)
     cart_id = models.UUIDField()
-    sequence = models.PositiveIntegerField()
+    sequence = models.PositiveIntegerField(null=True, blank=True)
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        # A change's INSERT updates three indexes (the key, the cart's sequence, the relay's
-        # work); the others leave out events without a position, so only the relay pays them.
+        # A change's INSERT updates two indexes, both by id (the key, the relay's work): the
+        # others leave out events the relay has not reached, so only the relay pays them. An
+        # index by cart (a random UUID) written by every change cost the add about a sixth of
+        # its throughput (docs/performance.md): each insert landed on another page, and each
+        # page's first change after a checkpoint wrote all 8 kB of it to the WAL.
         constraints = [
-            models.UniqueConstraint(fields=["cart_id", "sequence"], name="event_cart_sequence"),
+            models.UniqueConstraint(
+                fields=["cart_id", "sequence"],
+                condition=Q(sequence__isnull=False),
+                name="event_cart_sequence",
+            ),
             models.UniqueConstraint(
                 fields=["position"],
                 condition=Q(position__isnull=False),

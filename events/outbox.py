@@ -1,6 +1,7 @@
 """Writing events: one INSERT in the transaction of the change it tells of, so an event exists
-exactly when its change was committed. The cart's next `sequence` is taken in the same
-statement; the change holds the cart's row lock, so two events of a cart never race for it."""
+exactly when its change was committed. Its `sequence` and `position` come later, from the relay
+(events/relay.py): every change holds its cart's row lock, so a cart's events commit in the
+order of their ids, and the relay numbers them in that order."""
 
 from datetime import datetime
 from typing import Any
@@ -17,22 +18,17 @@ _TABLE = Event._meta.db_table
 
 def _insert_sql() -> str:
     columns = ", ".join(field.column for field in _FIELDS)
-    return (
-        f"INSERT INTO {_TABLE} ({columns}, sequence) VALUES (%s, %s, %s, %s, "  # noqa: S608
-        f"COALESCE((SELECT MAX(sequence) FROM {_TABLE} WHERE cart_id = %s), 0) + 1)"
-    )
+    return f"INSERT INTO {_TABLE} ({columns}) VALUES (%s, %s, %s, %s)"  # noqa: S608
 
 
 def event_record(
     *, type: str, cart_id: UUID, data: dict[str, Any], at: datetime | None = None
 ) -> None:
     """Record an event of a cart in the current transaction (call it inside the change's)."""
-    cart_field = _FIELDS[1]
     values = [type, cart_id, data, at or timezone.now()]
     params = [
         field.get_db_prep_value(value, connection, prepared=False)
         for field, value in zip(_FIELDS, values, strict=True)
     ]
-    params.append(cart_field.get_db_prep_value(cart_id, connection, prepared=False))
     with connection.cursor() as cursor:
         cursor.execute(_insert_sql(), params)

@@ -6,7 +6,9 @@ going by id could pass an id whose transaction commits later, and never see that
 Positions are given instead by one relay at a time (a PostgreSQL advisory lock; SQLite has
 one writer anyway), to the events visible now, in id order, after every position already
 given: an event that becomes visible later gets a later position, so a reader that has read
-up to a position has missed nothing before it. The events API and the delivery worker run
+up to a position has missed nothing before it. The cart's `sequence` is given with it, not
+by the change: counting a cart's events in the change's INSERT needed an index by cart that
+every change wrote (events/models.py). The events API and the delivery worker run
 the relay before they read. The same transaction creates the event's deliveries, one per
 active endpoint that wants its type, so none is created twice or forgotten.
 """
@@ -22,12 +24,18 @@ _TABLE = Event._meta.db_table
 
 
 def _sql(batch_size: int) -> str:
+    """Number the next batch of visible events: positions after the last one given, and each
+    cart's sequence after its last (a cart's events are numbered in id order, their commit
+    order, since each change holds the cart's row lock)."""
     return (
-        f"UPDATE {_TABLE} SET position = numbered.place FROM ("  # noqa: S608
-        f"SELECT id, (SELECT COALESCE(MAX(position), 0) FROM {_TABLE}) "
-        f"+ ROW_NUMBER() OVER (ORDER BY id) AS place FROM {_TABLE} "
-        f"WHERE position IS NULL ORDER BY id LIMIT {int(batch_size)}"
-        f") AS numbered WHERE {_TABLE}.id = numbered.id "
+        f"UPDATE {_TABLE} SET position = numbered.place, sequence = numbered.sequence "  # noqa: S608
+        f"FROM (SELECT batch.id, (SELECT COALESCE(MAX(position), 0) FROM {_TABLE}) "
+        "+ ROW_NUMBER() OVER (ORDER BY batch.id) AS place, "
+        f"(SELECT COALESCE(MAX(told.sequence), 0) FROM {_TABLE} told "
+        "WHERE told.cart_id = batch.cart_id AND told.sequence IS NOT NULL) "
+        "+ ROW_NUMBER() OVER (PARTITION BY batch.cart_id ORDER BY batch.id) AS sequence "
+        f"FROM (SELECT id, cart_id FROM {_TABLE} WHERE position IS NULL ORDER BY id "
+        f"LIMIT {int(batch_size)}) AS batch) AS numbered WHERE {_TABLE}.id = numbered.id "
         f"RETURNING {_TABLE}.id, {_TABLE}.type, {_TABLE}.cart_id, {_TABLE}.position"
     )
 

@@ -181,9 +181,9 @@ LINE_PUT = (
 _EVENTS = Event._meta.db_table
 LINE_PUT_TOLD = (
     f"WITH line AS ({LINE_PUT}), told AS (INSERT INTO {_EVENTS} "  # noqa: S608
-    "(type, cart_id, data, created_at, sequence) SELECT %s::varchar, %s::uuid, "
-    "jsonb_set(%s::jsonb, %s::text[], to_jsonb(line.id)), %s::timestamptz, COALESCE((SELECT "
-    f"MAX(sequence) FROM {_EVENTS} WHERE cart_id = %s::uuid), 0) + 1 FROM line) SELECT id FROM line"
+    "(type, cart_id, data, created_at) SELECT %s::varchar, %s::uuid, "
+    "jsonb_set(%s::jsonb, %s::text[], to_jsonb(line.id)), %s::timestamptz FROM line) "
+    "SELECT id FROM line"
 )
 
 
@@ -202,7 +202,7 @@ def line_put(
     if together:
         data = json.dumps(event.data, cls=DjangoJSONEncoder)
         path = ["cart", "items", str(event.item_index), "id"]
-        params += [event.type, cart_id, data, path, now, cart_id]
+        params += [event.type, cart_id, data, path, now]
     [(line_id,)] = runner.rows(LINE_PUT_TOLD if together else LINE_PUT, params, (field("id"),))
     if event is not None and not together:
         event.data["cart"]["items"][event.item_index]["id"] = line_id

@@ -83,6 +83,7 @@ from carts.models import (
     StockReservation,
 )
 from events.models import Event
+from events.relay import events_position
 from tests.carts.invariants_model import (
     COMPLETED,
     RELEASED,
@@ -704,7 +705,8 @@ class CartMachine(RuleBasedStateMachine):
         self.rendered = seen
         if not changed:
             return
-        # Each changed cart's events: numbered 1..n, the last one the cart as it is now.
+        # Each changed cart's events: numbered 1..n by the relay, the last one the cart as it is.
+        events_position()
         told = Event.objects.filter(cart_id__in=changed).values("cart_id")
         told = {row["cart_id"]: row for row in told.annotate(n=Count("pk"), last=Max("sequence"))}
         for cart in Cart.objects.filter(pk__in=changed).prefetch_related(cart_items_prefetch()):

@@ -3,6 +3,7 @@ and a per-cart sequence; a change that does not happen leaves none."""
 
 from datetime import timedelta
 from decimal import Decimal
+from uuid import uuid4
 
 import pytest
 from django.core.management import call_command
@@ -13,6 +14,8 @@ from carts import services
 from carts.domain import CartOwner
 from carts.models import Cart
 from events.models import Event
+from events.outbox import event_record
+from events.relay import events_position
 from tests.carts.stubs import add, checkout
 from tests.factories import ProductFactory
 from tests.schema import assert_ok, assert_problem
@@ -23,11 +26,14 @@ SESSION = "X-Session-ID"
 
 
 def events_of(cart_id) -> list[tuple[str, int]]:
+    """The cart's events, numbered by the relay as the worker and the events API do first."""
+    events_position()
     rows = Event.objects.filter(cart_id=cart_id).order_by("sequence")
     return [(event.type, event.sequence) for event in rows]
 
 
 def last_event(cart_id) -> Event:
+    events_position()
     return Event.objects.filter(cart_id=cart_id).latest("sequence")
 
 
@@ -158,3 +164,26 @@ def test_abandoned_then_resumed(user_api, user, settings):
     assert last_event(cart_id).data["cart"]["status"] == "abandoned"
     assert add(user_api, ProductFactory(stock=9), 1).status_code == 201
     assert [kind for kind, _ in events_of(cart_id)][-2:] == ["cart.resumed", "cart.updated"]
+
+
+def test_the_relay_numbers_each_carts_events_in_commit_order_across_batches():
+    first, second = uuid4(), uuid4()
+    for cart_id in (first, second, first, first, second):
+        with transaction.atomic():
+            event_record(type="cart.updated", cart_id=cart_id, data={})
+    assert set(Event.objects.values_list("sequence", "position")) == {(None, None)}
+
+    assert events_position(batch_size=2, max_batches=1) == 2
+    with transaction.atomic():
+        event_record(type="cart.updated", cart_id=second, data={})
+    assert events_position(batch_size=2) == 4
+
+    rows = Event.objects.order_by("id").values_list("cart_id", "sequence", "position")
+    assert list(rows) == [
+        (first, 1, 1),
+        (second, 1, 2),
+        (first, 2, 3),
+        (first, 3, 4),
+        (second, 2, 5),
+        (second, 3, 6),
+    ]
