@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from events.models import Event
+from events.models import CartSequence, Event
 
 
 def event_purge_old(*, now: datetime | None = None, batch_size: int = 5000) -> int:
@@ -25,3 +25,8 @@ def event_purge_old(*, now: datetime | None = None, batch_size: int = 5000) -> i
                 deleted += Event.objects.filter(pk__in=old).delete()[0]
         if len(old) < batch_size:
             return deleted
+
+
+def cart_sequences_forget(*, cart_ids: list) -> None:
+    """Forget the event count of carts that are deleted (in the deletion's transaction)."""
+    CartSequence.objects.filter(cart_id__in=cart_ids).delete()

@@ -69,6 +69,19 @@ class Event(models.Model):
         return f"evt_{self.pk} {self.type}"
 
 
+class CartSequence(models.Model):
+    """The last `sequence` the relay gave each cart's events, kept while the cart lives (carts
+    purged go with theirs): a cart idle for longer than EVENT_RETENTION_DAYS has no events left
+    to count on, and a count starting again at 1 would have consumers drop its next events as
+    stale."""
+
+    cart_id = models.UUIDField(primary_key=True)
+    last = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.cart_id}: {self.last}"
+
+
 class WebhookEndpoint(models.Model):
     """A receiver of events, managed by staff. `secret` signs deliveries (Standard Webhooks);
     after a rotation `previous_secret` signs them too until `previous_secret_expires_at`."""

@@ -2,13 +2,13 @@
 answers 200 while the loop goes round (503 once it has been stuck for STUCK_SECONDS), and
 `/metrics` its counters, for `Authorization: Bearer $HEALTH_TOKEN` only, as the web pods'."""
 
-import secrets
 import threading
 import time
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from addtocart.observability.health_token import health_token_in
 
 STUCK_SECONDS = 120
 
@@ -29,14 +29,6 @@ class _Quiet(WSGIRequestHandler):
         pass  # probes every few seconds would drown the worker's own lines
 
 
-def _authorized(header: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    return bool(settings.HEALTH_TOKEN) and (
-        scheme.lower() == "bearer"
-        and secrets.compare_digest(token.strip().encode(), settings.HEALTH_TOKEN.encode())
-    )
-
-
 def _app(heartbeat: Heartbeat):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -48,7 +40,7 @@ def _app(heartbeat: Heartbeat):
             )
             return [b'{"status": "ok"}' if ok else b'{"status": "stuck"}']
         if path == "/metrics":
-            if not _authorized(environ.get("HTTP_AUTHORIZATION", "")):
+            if not health_token_in(environ.get("HTTP_AUTHORIZATION", "")):
                 start_response("401 Unauthorized", [("WWW-Authenticate", 'Bearer realm="metrics"')])
                 return [b""]
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])

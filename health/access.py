@@ -7,30 +7,19 @@ see the internals: the service fails closed, and `check --deploy` warns
 """
 
 import functools
-import secrets
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from addtocart.api.problems import PROBLEM_CONTENT_TYPE, problem_body
+from addtocart.observability.health_token import health_token_in
 
 CHALLENGE = 'Bearer realm="health"'
 
 
-def holds_health_token(request: HttpRequest) -> bool:
-    expected = settings.HEALTH_TOKEN
-    if not expected:
-        return False
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and secrets.compare_digest(
-        token.strip().encode(), expected.encode()
-    )
-
-
 def may_see_internals(request: HttpRequest) -> bool:
     """The token first: it costs no query, a session user may."""
-    if holds_health_token(request):
+    if health_token_in(request.headers.get("Authorization", "")):
         return True
     user = getattr(request, "user", None)
     return user is not None and user.is_active and user.is_staff

@@ -15,6 +15,7 @@ from carts.db import statements
 from carts.domain import CartLine, CartState
 from carts.models import Cart, CartItem, CartStatus, IdempotencyRecord
 from carts.services.events import cart_event
+from events.maintenance import cart_sequences_forget
 from events.models import EventType
 
 
@@ -85,6 +86,7 @@ def cart_purge_old(
                 # The lines go by cascade, in one DELETE; only("pk") spares loading whole carts.
                 carts = Cart.objects.filter(pk__in=batch).only("pk")
                 deleted += carts.delete()[1].get(Cart._meta.label, 0)
+                cart_sequences_forget(cart_ids=batch)
     IdempotencyRecord.objects.filter(
         created_at__lt=now - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
     ).delete()

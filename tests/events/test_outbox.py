@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from carts import services
 from carts.domain import CartOwner
-from carts.models import Cart
-from events.models import Event
+from carts.models import Cart, CartStatus
+from events.maintenance import event_purge_old
+from events.models import CartSequence, Event
 from events.outbox import event_record
 from events.relay import events_position
 from tests.carts.stubs import add, checkout
-from tests.factories import ProductFactory
+from tests.factories import CartFactory, ProductFactory
 from tests.schema import assert_ok, assert_problem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_breaker")]
@@ -187,3 +188,25 @@ def test_the_relay_numbers_each_carts_events_in_commit_order_across_batches():
         (second, 2, 5),
         (second, 3, 6),
     ]
+
+
+def test_a_cart_idle_past_the_retention_counts_on_from_its_last_event(user_api, user):
+    cart_id = assert_ok(add(user_api, ProductFactory(stock=9), 1), 201)["id"]
+    Cart.objects.filter(pk=cart_id).update(updated_at=timezone.now() - timedelta(days=9))
+    call_command("mark_abandoned_carts", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert events_of(cart_id) == [("cart.created", 1), ("cart.abandoned", 2)]
+    Event.objects.update(created_at=timezone.now() - timedelta(days=8))
+    assert event_purge_old() == 2
+
+    assert add(user_api, ProductFactory(stock=9), 1).status_code == 201
+    assert events_of(cart_id) == [("cart.resumed", 3), ("cart.updated", 4)]
+
+
+def test_a_purged_carts_count_goes_with_it():
+    kept, purged = CartFactory(), CartFactory(status=CartStatus.ABANDONED)
+    Cart.objects.filter(pk=purged.pk).update(updated_at=timezone.now() - timedelta(days=40))
+    CartSequence.objects.bulk_create(
+        [CartSequence(cart_id=kept.pk, last=4), CartSequence(cart_id=purged.pk, last=7)]
+    )
+    assert services.cart_purge_old(older_than=timedelta(days=30)) == 1
+    assert list(CartSequence.objects.values_list("cart_id", "last")) == [(kept.pk, 4)]
