@@ -53,10 +53,12 @@ services:
 	scripts/ensure-services.sh
 
 ## Load the service as production runs it (gunicorn, PostgreSQL, Redis) with wrk, beside bare
-## Django + DRF baselines, and check the budgets; see docs/performance.md.
+## Django + DRF baselines, and check the budgets; then the webhook workers' delivery rate.
+## See docs/performance.md.
 bench: install-dev services
 	scripts/ensure-debian-packages.sh wrk=wrk
 	$(PY) -m bench.run
+	$(PY) -m bench.webhook_throughput
 
 ## Only the profile: where add-to-cart's and GET cart/'s time goes in a worker (py-spy).
 bench-profile: install-dev services
