@@ -226,23 +226,13 @@ def measure(args: argparse.Namespace) -> dict:
             rows.append(row)
             print(f"  {json.dumps(row)}", flush=True)
     return {
-        "commit": git_commit(),
+        "commit": checkout_contention.git_commit(harness.ROOT),
         "cpus": os.cpu_count(),
         "events": args.events // 5 * 5,
         "endpoints": args.endpoints,
         "threads": args.threads,
         "runs": rows,
     }
-
-
-def git_commit() -> str:
-    finished = subprocess.run(
-        ["git", "-C", str(harness.ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return finished.stdout.strip()
 
 
 def main() -> int:

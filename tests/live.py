@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Self
 
 import pytest
+import requests
 
 from bench import harness
 
@@ -230,3 +231,29 @@ class JsonService:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Guest:
+    """A guest shopper talking to a live service: keeps the session id its first successful
+    change was given."""
+
+    def __init__(self, base: str, timeout: float = 15) -> None:
+        self.base, self.session_id, self.timeout = base, "", timeout
+
+    def add(self, product_id: int, quantity: int = 1) -> requests.Response:
+        response = requests.post(
+            f"{self.base}/api/v1/cart/items/",
+            json={"product_id": product_id, "quantity": quantity},
+            headers={"X-Session-ID": self.session_id},
+            timeout=self.timeout,
+        )
+        if response.status_code < 300:
+            self.session_id = response.headers.get("X-Session-ID", self.session_id)
+        return response
+
+    def cart(self) -> dict:
+        return requests.get(
+            f"{self.base}/api/v1/cart/",
+            headers={"X-Session-ID": self.session_id},
+            timeout=self.timeout,
+        ).json()

@@ -32,6 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import ProductFactory
 from tests.live import ROOT, JsonService, gunicorn, private_redis
+from tests.test_layout import SERVICE_PACKAGES
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -48,15 +49,6 @@ CLUSTER_ONLY = re.compile(
 # Before each command: curl records the headers of its answer, for the status.
 PRELUDE = 'set -o pipefail\ncurl() { command curl --dump-header "$RUNBOOK_HEADERS" "$@"; }\n'
 PASSWORD = "a long passphrase"  # the runbook's test account, ada
-SERVICE_PACKAGES = (
-    "addtocart",
-    "accounts",
-    "carts",
-    "events",
-    "integrations",
-    "health",
-    "dashboard",
-)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.db import connection
 
 from tests.factories import ProductFactory
 from tests.health.support import AUTHORIZED, HEALTH_TOKEN
-from tests.live import ROOT, gunicorn, private_postgres, private_redis, wait_for
+from tests.live import ROOT, Guest, gunicorn, private_postgres, private_redis, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -19,28 +19,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def service_database_url() -> str:
     db = connection.settings_dict
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-class Guest:
-    """A guest shopper talking to a live service."""
-
-    def __init__(self, base: str) -> None:
-        self.base, self.session_id = base, ""
-
-    def add(self, product_id: int, quantity: int = 1) -> requests.Response:
-        response = requests.post(
-            f"{self.base}/api/v1/cart/items/",
-            json={"product_id": product_id, "quantity": quantity},
-            headers={"X-Session-ID": self.session_id},
-            timeout=15,
-        )
-        self.session_id = response.headers.get("X-Session-ID", self.session_id)
-        return response
-
-    def cart(self) -> dict:
-        return requests.get(
-            f"{self.base}/api/v1/cart/", headers={"X-Session-ID": self.session_id}, timeout=15
-        ).json()
 
 
 def status_of(url: str) -> int:

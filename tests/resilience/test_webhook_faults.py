@@ -19,9 +19,8 @@ from django.db import connection
 from events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tests.conftest import bearer
 from tests.factories import ProductFactory, StaffFactory
-from tests.live import gunicorn, http_ok, private_postgres, wait_for
+from tests.live import Guest, gunicorn, http_ok, private_postgres, wait_for
 from tests.resilience.webhook_support import (
-    Shopper,
     Worker,
     all_delivered,
     assert_delivered,
@@ -47,11 +46,11 @@ def service_database_url() -> str:
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-def shop(shoppers: list[Shopper], products: list[int], adds: int, start: int = 0) -> None:
+def shop(shoppers: list[Guest], products: list[int], adds: int, start: int = 0) -> None:
     """Each shopper adds `adds` products one after the other (each add an event of its cart),
     the shoppers side by side."""
 
-    def run(shopper: Shopper) -> None:
+    def run(shopper: Guest) -> None:
         for n in range(start, start + adds):
             response = shopper.add(products[n % len(products)])
             assert response.status_code == 201, response.text
@@ -66,14 +65,14 @@ def test_a_receiver_down_for_a_while_gets_every_event_in_order_once_back(tmp_pat
     token, paths = bearer(StaffFactory()), ["/a", "/b"]
     with event_receiver() as receiver, gunicorn(**env) as service:
         secrets = {p: webhook_create(service.url, token, receiver.url(p))["secret"] for p in paths}
-        shoppers = [Shopper(service.url) for _ in range(4)]
+        shoppers = [Guest(service.url, timeout=30) for _ in range(4)]
         with workers(env, tmp_path, 1, *QUICK) as (worker,):
             shop(shoppers, products, 2)
             wait_for(lambda: all_delivered(database, len(paths)), what="the first events")
 
             receiver.stop()
             down = time.monotonic()
-            shoppers += [Shopper(service.url) for _ in range(2)]
+            shoppers += [Guest(service.url, timeout=30) for _ in range(2)]
             shop(shoppers, products, 3, start=2)
             refused = WebhookAttempt.objects.filter(error="connection refused")
             # Each cart's next event tried three times or more to each endpoint while it is down.
@@ -96,7 +95,8 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_a_redelivery_keeps_its_id(t
     products = [p.pk for p in ProductFactory.create_batch(2, stock=1000)]
     with event_receiver(delay=1.5) as receiver, gunicorn(**env) as service:
         webhook_create(service.url, bearer(StaffFactory()), receiver.url("/hook"))
-        shop([Shopper(service.url) for _ in range(12)], products, 2)  # 24 events, 12 carts
+        guests = [Guest(service.url, timeout=30) for _ in range(12)]
+        shop(guests, products, 2)  # 24 events, 12 carts
 
         # It claims four events (of four carts) and sends them at once: each takes 1.5 s.
         first = start_worker(env, tmp_path, "first", "--threads", "4")
@@ -152,7 +152,7 @@ def test_postgres_restarted_under_a_worker_which_goes_on_and_delivers_everything
         token, products = seeded["token"], seeded["products"]
         with gunicorn(**env) as service:
             webhook_create(service.url, token, receiver.url("/hook"))
-            shoppers = [Shopper(service.url) for _ in range(6)]
+            shoppers = [Guest(service.url, timeout=30) for _ in range(6)]
             with workers(env, tmp_path, 1, *QUICK) as (worker,):
                 shop(shoppers, products, 2)
                 wait_for(lambda: receiver.received, what="the first sends")
@@ -208,7 +208,7 @@ def test_a_change_rolled_back_is_never_announced(tmp_path, refused_at_commit):
     with event_receiver() as receiver, gunicorn(**env) as service:
         webhook_create(service.url, bearer(StaffFactory()), receiver.url("/hook"))
         with workers(env, tmp_path, 1, *QUICK):
-            first, second = Shopper(service.url), Shopper(service.url)
+            first, second = Guest(service.url, timeout=30), Guest(service.url, timeout=30)
             assert first.add(scarce.pk).status_code == 201
             refused = first.add(scarce.pk, 5)
             assert (refused.status_code, refused.json()["code"]) == (409, "insufficient_stock")
@@ -242,7 +242,7 @@ def test_three_workers_deliver_every_event_once_in_order(tmp_path):
     options = ("--threads", "4", "--idle-seconds", "0.1")
     with event_receiver() as receiver, gunicorn(workers=3, **env) as service:
         webhook_create(service.url, bearer(StaffFactory()), receiver.url("/hook"))
-        shoppers = [Shopper(service.url) for _ in range(50)]
+        shoppers = [Guest(service.url, timeout=30) for _ in range(50)]
         shop(shoppers, products, 3)
         with workers(env, tmp_path, 3, *options) as running:
             shop(shoppers, products, 3, start=3)  # 300 events in all, of 50 carts

@@ -221,29 +221,6 @@ def start_worker(env: dict[str, str], folder: Path, name: str, *options: str) ->
     return worker
 
 
-class Shopper:
-    """A guest changing a cart through the live service."""
-
-    def __init__(self, base: str) -> None:
-        self.base, self.session_id = base, ""
-
-    def add(self, product_id: int, quantity: int = 1) -> requests.Response:
-        response = requests.post(
-            f"{self.base}/api/v1/cart/items/",
-            json={"product_id": product_id, "quantity": quantity},
-            headers={"X-Session-ID": self.session_id},
-            timeout=30,
-        )
-        if response.status_code < 300:
-            self.session_id = response.headers.get("X-Session-ID", self.session_id)
-        return response
-
-    def cart(self) -> dict:
-        return requests.get(
-            f"{self.base}/api/v1/cart/", headers={"X-Session-ID": self.session_id}, timeout=30
-        ).json()
-
-
 def webhook_create(base: str, token: str, url: str) -> dict:
     """An endpoint for every event type, made through the staff API; the answer (its secret)."""
     response = requests.post(
