@@ -250,6 +250,7 @@ REST_FRAMEWORK = {
         # never signed in from (addtocart/login_limits.py).
         "login_failures": env_rate("THROTTLE_LOGIN_FAILURES", "10/hour"),
         "login_name": env_rate("THROTTLE_LOGIN_NAME", "100/hour"),
+        "discount_code": env_rate("THROTTLE_DISCOUNT_CODE", "20/min"),
     },
     "NUM_PROXIES": TRUSTED_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -285,7 +286,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"CartStatusEnum": "carts.models.CartStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "CartStatusEnum": "carts.models.CartStatus",
+        "DiscountReasonEnum": "carts.discounts.Reason",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "addtocart.api.schema.add_common_problems",
@@ -295,6 +299,7 @@ SPECTACULAR_SETTINGS = {
 # Cart rules.
 CART_DEFAULT_CURRENCY = env_str("CART_DEFAULT_CURRENCY", "EUR").upper()
 CART_MAX_LINES = env_int("CART_MAX_LINES", 100, minimum=1)
+CART_MAX_DISCOUNT_CODES = env_int("CART_MAX_DISCOUNT_CODES", 1, minimum=1)
 CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99, minimum=1)
 CART_ABANDONMENT_MINUTES = env_int("CART_ABANDONMENT_MINUTES", 1440, minimum=1)
 IDEMPOTENCY_KEY_HOURS = 24

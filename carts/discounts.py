@@ -1,6 +1,6 @@
-"""What a discount code takes off a cart's lines, to the cent (issue 19).
+"""What discount codes take off a cart's lines, to the cent, and why a code does not apply.
 
-Pure arithmetic on `Decimal`, with no database: the cart document, checkout and the events all
+Pure rules on `Decimal`, with no database: the cart document, checkout and the events all
 take their figures from here, so what a shopper is shown is what checkout charges.
 
 - A percentage is taken of the eligible lines' total and rounded half-up to the cent; a fixed
@@ -10,11 +10,18 @@ take their figures from here, so what a shopper is shown is what checkout charge
   share never exceeds its line's value: in the rare case the largest line cannot take every
   cent left over (lines of a cent or two at a high percentage), the next largest takes the
   rest, and so on.
+- Codes apply one after another in the order they were added, each to what the codes before
+  it left of the lines, so that together they never take off more than a line is worth.
+  A code's minimum subtotal is compared with the subtotal before any discount.
 """
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from typing import NamedTuple
+
+from carts.domain import CartLine
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -56,3 +63,121 @@ def discount_shares(
         shares[n] += taken
         left -= taken
     return shares
+
+
+class Reason(StrEnum):
+    """Why a code does not apply (the API's `reason`)."""
+
+    NOT_FOUND = "not_found"  # unknown or inactive: one answer for both
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    USAGE_LIMIT_REACHED = "usage_limit_reached"
+    SIGN_IN_REQUIRED = "sign_in_required"  # a code limited per customer, on a guest's cart
+    MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
+    NOT_APPLICABLE = "not_applicable"  # no line is eligible
+    CURRENCY_MISMATCH = "currency_mismatch"
+
+
+class CodeTerms(NamedTuple):
+    """A code as read with a cart (carts/db/discounts.py): its terms, whether the cart's
+    owner may still use it, and, once the cart's checkout began, what it took off."""
+
+    id: int
+    code: str
+    kind: str
+    value: Decimal
+    currency: str
+    min_subtotal: Decimal | None
+    product_ids: frozenset[int]  # empty: every product
+    starts_at: datetime | None
+    ends_at: datetime | None
+    is_active: bool
+    uses_left: bool  # max_uses not reached by the uses counted and held
+    customer_refusal: Reason | None  # the owner's own limit: reached, or a guest's cart
+    charged: Decimal | None = None  # set at checkout: the amount, and each line's share
+    charged_shares: dict[int, Decimal] | None = None
+
+
+class CodeOutcome(NamedTuple):
+    terms: CodeTerms
+    amount: Decimal
+    reason: Reason | None  # None: it applies
+    shares: dict[int, Decimal]  # line id: its share, for the lines it discounts
+
+
+class Discounts(NamedTuple):
+    codes: list[CodeOutcome]
+    by_line: dict[int, Decimal]
+    total: Decimal
+
+
+NONE = Discounts([], {}, Decimal("0.00"))
+
+
+def code_refusal(
+    terms: CodeTerms, *, lines: Sequence[CartLine], currency: str, now: datetime
+) -> Reason | None:
+    """Why the code does not apply to these lines now, or None if it does."""
+    if not terms.is_active:
+        return Reason.NOT_FOUND
+    if terms.starts_at is not None and now < terms.starts_at:
+        return Reason.NOT_STARTED
+    if terms.ends_at is not None and now >= terms.ends_at:
+        return Reason.EXPIRED
+    if terms.currency and terms.currency != currency:
+        return Reason.CURRENCY_MISMATCH
+    if not terms.uses_left:
+        return Reason.USAGE_LIMIT_REACHED
+    if terms.customer_refusal is not None:
+        return terms.customer_refusal
+    subtotal = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
+    if terms.min_subtotal is not None and subtotal < terms.min_subtotal:
+        return Reason.MIN_SUBTOTAL_NOT_MET
+    if not any(_eligible(terms, line) for line in lines):
+        return Reason.NOT_APPLICABLE
+    return None
+
+
+def _eligible(terms: CodeTerms, line: CartLine) -> bool:
+    return not terms.product_ids or line.product_id in terms.product_ids
+
+
+def discounts_evaluate(
+    codes: Sequence[CodeTerms], *, lines: Sequence[CartLine], currency: str, now: datetime
+) -> Discounts:
+    """What each code takes off the lines, in order, and what each line is discounted by.
+    A code charged at checkout takes off what it took then, whatever its terms say now."""
+    if not codes:
+        return NONE
+    left = {line.id: line.quantity * line.unit_price for line in lines}
+    by_line: dict[int, Decimal] = {}
+    outcomes = []
+    for terms in codes:
+        reason = None
+        if terms.charged is not None:
+            shares = dict(terms.charged_shares or {})
+        elif (reason := code_refusal(terms, lines=lines, currency=currency, now=now)) is not None:
+            shares = {}
+        else:
+            eligible = [line.id for line in lines if _eligible(terms, line)]
+            amounts = discount_shares(
+                kind=DiscountKind(terms.kind),
+                value=terms.value,
+                line_totals=[left[line_id] for line_id in eligible],
+            )
+            shares = {line_id: share for line_id, share in zip(eligible, amounts, strict=True)}
+        for line_id, share in shares.items():
+            left[line_id] = left.get(line_id, Decimal("0.00")) - share
+            by_line[line_id] = by_line.get(line_id, Decimal("0.00")) + share
+        amount = terms.charged if terms.charged is not None else sum(shares.values(), CENT * 0)
+        outcomes.append(CodeOutcome(terms, amount, reason, shares))
+    return Discounts(outcomes, by_line, sum((o.amount for o in outcomes), Decimal("0.00")))
+
+
+def code_faults(discounts: Discounts) -> list[dict]:
+    """The codes that do not apply, as checkout's conflict lists them."""
+    return [
+        {"code": outcome.terms.code, "reason": str(outcome.reason)}
+        for outcome in discounts.codes
+        if outcome.reason is not None
+    ]

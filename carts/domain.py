@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from carts.discounts import CodeTerms
     from carts.models import Cart, CartItem
 
 
@@ -64,6 +65,8 @@ class CartState:
 
     cart: Cart
     lines: list[CartLine] | RenderedLines
+    # The codes on the cart; None: not read (the document reads them if the cart holds any).
+    discounts: tuple[CodeTerms, ...] | None = None
 
     @property
     def etag(self) -> str:

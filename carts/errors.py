@@ -124,3 +124,28 @@ class SkuTaken(DomainError):
     status = 409
     code = "sku_taken"
     title = "Another product has this SKU."
+
+
+class DiscountCodeInvalid(DomainError):
+    """Raised with `reason` (carts.discounts.Reason), and `min_subtotal` for that reason."""
+
+    status = 422
+    code = "discount_code_invalid"
+    title = "This discount code cannot be applied."
+
+
+class DiscountCodesLimitReached(DomainError):
+    status = 409
+    code = "discount_codes_limit"
+    title = "The cart holds the most discount codes it may."
+
+
+class CartDiscountNotFound(NotFound):
+    code = "cart_discount_not_found"
+    title = "Your cart holds no such discount code."
+
+
+class DiscountCodeTaken(DomainError):
+    status = 409
+    code = "discount_code_taken"
+    title = "Another discount code is spelt the same (codes ignore case)."

@@ -154,3 +154,15 @@ class LoginUsernameThrottle(_RatesFromSettings, throttling.SimpleRateThrottle):
             return None
         digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
         return self.cache_format % {"scope": "login_username", "ident": digest}
+
+
+class DiscountCodeThrottle(_RatesFromSettings, throttling.SimpleRateThrottle):
+    """Attempts to apply a discount code, per signed-in user or, for guests, per IP (a guest
+    can start a new session at will), so that codes cannot be found by guessing."""
+
+    scope = "discount_code"
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        ident = f"user-{user.pk}" if user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}

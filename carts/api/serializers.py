@@ -10,8 +10,9 @@ from rest_framework import serializers
 from addtocart.api.schema import ProblemOutput
 from addtocart.api.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
 from carts.db.document import cart_document
+from carts.discounts import Reason
 from carts.domain import CartLine, CartState
-from carts.models import Cart, CartItem, Product
+from carts.models import Cart, CartItem, DiscountKind, Product
 
 
 def _validate_quantity(value: int, minimum: int) -> int:
@@ -36,6 +37,10 @@ class CartItemUpdateInput(StrictInputSerializer):
         return _validate_quantity(value, minimum=0)
 
 
+class CartDiscountInput(StrictInputSerializer):
+    code = serializers.CharField(max_length=64, help_text="Any case: codes ignore it.")
+
+
 class ProductRefOutput(serializers.ModelSerializer):
     class Meta:
         model = Product
@@ -46,14 +51,30 @@ class CartItemOutput(serializers.ModelSerializer):
     product = ProductRefOutput()
     unit_price = MoneyField()
     line_total = serializers.SerializerMethodField()
+    discount = MoneyField(help_text="The line's share of the discount codes' amounts.")
 
     class Meta:
         model = CartItem
-        fields = ["id", "product", "quantity", "unit_price", "line_total"]
+        fields = ["id", "product", "quantity", "unit_price", "line_total", "discount"]
 
     @extend_schema_field(MoneyField())
     def get_line_total(self, line: CartItem) -> str:
         return str((line.quantity * line.unit_price).quantize(Decimal("0.01")))
+
+
+REASONS = [reason.value for reason in Reason]
+
+
+class CartDiscountOutput(serializers.Serializer):
+    code = serializers.CharField()
+    kind = serializers.ChoiceField(choices=DiscountKind.choices)
+    value = MoneyField(help_text="The percentage, or the amount off.")
+    amount = MoneyField(help_text="What it takes off the cart now.")
+    applicable = serializers.BooleanField()
+    reason = serializers.ChoiceField(
+        choices=REASONS, allow_null=True, help_text="Why it does not apply (null when it does)."
+    )
+    min_subtotal = MoneyField(required=False, help_text="With `min_subtotal_not_met`.")
 
 
 # The schema of the document carts/db/document.py writes (its docstring is the API's text).
@@ -65,12 +86,15 @@ class CartOutput(serializers.Serializer):
     items = CartItemOutput(many=True)
     total_quantity = serializers.IntegerField()
     subtotal = MoneyField()
+    discounts = CartDiscountOutput(many=True, help_text="The codes on the cart, as applied.")
+    discount_total = MoneyField(help_text="What the codes take off: the lines' discounts' sum.")
+    estimated_total = MoneyField(help_text="subtotal - discount_total, never below 0.00.")
     currency = serializers.CharField()
     version = serializers.IntegerField(help_text="Grows by one on every change.")
     created_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField(allow_null=True)
     checked_out_at = serializers.DateTimeField(allow_null=True)
-    total = MoneyField(allow_null=True, help_text="Set at checkout.")
+    total = MoneyField(allow_null=True, help_text="Set at checkout: what was charged.")
     session_id = serializers.CharField(
         allow_null=True, help_text="A guest's session id: send it back in X-Session-ID."
     )
@@ -138,7 +162,19 @@ class CheckoutFault(serializers.Serializer):
     currency = serializers.CharField(required=False)
 
 
+class CheckoutCodeFault(serializers.Serializer):
+    code = serializers.CharField()
+    reason = serializers.ChoiceField(choices=REASONS)
+
+
 class CartProblemOutput(ProblemOutput):
-    """A cart change's problem: checkout's 409 also lists each line at fault."""
+    """A cart change's problem: checkout's 409 also lists each line and code at fault."""
 
     lines = CheckoutFault(many=True, required=False, help_text="Checkout: each line at fault.")
+    discounts = CheckoutCodeFault(
+        many=True, required=False, help_text="Checkout: each discount code that no longer applies."
+    )
+    reason = serializers.ChoiceField(
+        choices=REASONS, required=False, help_text="discount_code_invalid: why."
+    )
+    min_subtotal = MoneyField(required=False, help_text="With `min_subtotal_not_met`.")

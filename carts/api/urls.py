@@ -15,6 +15,16 @@ cart_urls = [
         CartViewSet.as_view({"patch": "update_item", "delete": "remove_item"}),
         name="cart-item",
     ),
+    path(
+        "discount-codes/",
+        CartViewSet.as_view({"post": "apply_discount"}),
+        name="cart-discount-codes",
+    ),
+    path(
+        "discount-codes/<str:code>/",
+        CartViewSet.as_view({"delete": "remove_discount"}),
+        name="cart-discount-code",
+    ),
     path("checkout/", CartViewSet.as_view({"post": "checkout"}), name="cart-checkout"),
     path("merge/", CartViewSet.as_view({"post": "merge"}), name="cart-merge"),
 ]

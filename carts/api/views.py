@@ -11,6 +11,7 @@ from addtocart.api.caching import public_answer
 from addtocart.api.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 from addtocart.api.schema import OPTIONAL_AUTH, problems
 from addtocart.api.serializers import EmptyInput
+from addtocart.api.throttling import DiscountCodeThrottle
 from carts import selectors, services
 from carts.api.filters import StaffCartFilter
 from carts.api.headers import (
@@ -24,6 +25,7 @@ from carts.api.headers import (
     if_match,
 )
 from carts.api.serializers import (
+    CartDiscountInput,
     CartItemAddInput,
     CartItemUpdateInput,
     CartOutput,
@@ -46,6 +48,12 @@ def _valid(serializer_class, request: Request) -> dict:
 
 class CartViewSet(viewsets.ViewSet):
     """The caller's own cart: a signed-in user's, or a guest's named by `X-Session-ID`."""
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.action == "apply_discount":
+            throttles.append(DiscountCodeThrottle())
+        return throttles
 
     def _owner(self, request: Request, *, create_session: bool) -> tuple[CartOwner | None, str]:
         """Return the cart owner and the guest session id to echo ("" for users)."""
@@ -177,6 +185,36 @@ class CartViewSet(viewsets.ViewSet):
             ),
             retryable=True,
             atomic=False,
+        )
+
+    @extend_schema(
+        request=CartDiscountInput,
+        parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
+        responses={
+            200: CartOutput,
+            **problems(400, 401, 412, 413, 415),
+            **problems(409, 422, output=CartProblemOutput),
+        },
+    )
+    def apply_discount(self, request: Request) -> Response:
+        data = _valid(CartDiscountInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_discount_apply(
+                owner=owner, if_match=if_match, **data
+            ),
+            retryable=True,
+        )
+
+    @extend_schema(
+        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 409, 412)}
+    )
+    def remove_discount(self, request: Request, code: str) -> Response:
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_discount_remove(
+                owner=owner, code=code, if_match=if_match
+            ),
         )
 
     @extend_schema(

@@ -5,6 +5,7 @@
 - checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
   sales.py: telling the product service what was sold; sweeper.py: ending what a dead
   worker left half done);
+- discounts.py: a shopper's discount codes (staff's are in discount_codes.py);
 - catalog.py: staff's product changes and the product service's data;
 - maintenance.py: the batch jobs; common.py: the checks and steps several of them share.
 """
@@ -25,6 +26,7 @@ from carts.services.catalog import (
     product_delete,
     product_update,
 )
+from carts.services.discounts import cart_discount_apply, cart_discount_remove
 from carts.services.checkout import (
     cart_change,
     cart_checkout,
@@ -40,6 +42,8 @@ __all__ = [
     "cart_change",
     "cart_checkout",
     "cart_clear",
+    "cart_discount_apply",
+    "cart_discount_remove",
     "cart_item_add",
     "cart_item_remove",
     "cart_item_update",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from addtocart.observability import metrics
 from carts import errors, selectors
+from carts.db import discounts as codes
 from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import Cart, CartItem, CartStatus, Product
@@ -213,8 +214,9 @@ def cart_merge(
 ) -> CartState | None:
     """Move a guest cart's lines into the user's cart and mark the guest cart `merged`.
 
-    Quantities of a product in both carts are summed, up to the per-line limit. The guest
-    cart keeps its lines as history. Returns the user's cart (None if neither has one).
+    Quantities of a product in both carts are summed, up to the per-line limit; the guest's
+    discount codes join the user's while the cart has room for them. The guest cart keeps its
+    lines as history. Returns the user's cart (None if neither has one).
     """
     user_owner = CartOwner(user_id=user_id)
     guest_cart = (
@@ -263,8 +265,11 @@ def cart_merge(
             to_update.append(line)
     CartItem.objects.bulk_create(to_create)
     CartItem.objects.bulk_update(to_update, ["quantity", "unit_price", "updated_at"])
-    touch(guest_cart, status=CartStatus.MERGED)
-    touch(user_cart, **(first_item_mark(user_cart) if guest_lines else {}))
+    left, held = codes.cart_discounts_move(
+        source=guest_cart, target=user_cart, limit=settings.CART_MAX_DISCOUNT_CODES
+    )
+    touch(guest_cart, status=CartStatus.MERGED, discount_count=left)
+    touch(user_cart, discount_count=held, **(first_item_mark(user_cart) if guest_lines else {}))
     state = CartState(user_cart, statements.cart_lines_read(cart=user_cart))
     if created:
         cart_event(EventType.CREATED, state)

@@ -71,7 +71,8 @@ def cart_checkout(
             owner=owner, if_match=if_match, request_key=request_key, service_data=service_data
         )
     except errors.CheckoutConflict as conflict:
-        checkout_failure_record(owner=owner, faults=conflict.extra["lines"])
+        extra = conflict.extra
+        checkout_failure_record(owner=owner, faults=extra["lines"], code_faults=extra["discounts"])
         raise
     # Without a payment service the sale is made at once (or this retries a finished one).
     state = reserved if isinstance(reserved, CartState) else _authorise_and_complete(reserved)

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from addtocart.observability import metrics
 from carts import errors, selectors
+from carts.db import discounts as codes
 from carts.db import statements
+from carts.discounts import Discounts, Reason, code_faults, discounts_evaluate
 from carts.domain import CartLine, CartOwner, CartState
 from carts.models import (
     AttemptStatus,
@@ -123,27 +125,31 @@ def checkout_reserve(
         # A line added since the data was fetched keeps the data its add applied.
         if service_data is not None and line.product.sku in service_data:
             product_apply(product=line.product, data=service_data[line.product.sku])
-    faults = [fault for line in lines if (fault := _fault(line, cart.currency))]
-    if faults:
-        metrics.CHECKOUTS.labels(outcome="conflict").inc()
-        raise errors.CheckoutConflict(
-            f"{len(faults)} line(s) cannot be checked out; see `lines`.", lines=faults
-        )
-
     now = timezone.now()
+    started = CartState(
+        cart, [CartLine.of(line) for line in _in_order(lines)], codes.cart_codes_read(cart=cart)
+    )
+    discounts = discounts_evaluate(
+        started.discounts, lines=started.lines, currency=cart.currency, now=now
+    )
+    faults = [fault for line in lines if (fault := _fault(line, cart.currency))]
+    _conflict_unless_empty(faults, code_faults(discounts))
+    _conflict_unless_empty([], _uses_hold(discounts))
+
     quantities = {line.product_id: line.quantity for line in lines}
     _stock_move(quantities, -1)
+    subtotal = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
     attempt = CheckoutAttempt(
         cart=cart,
         request_key=request_key,
-        total=sum((line.quantity * line.unit_price for line in lines), Decimal("0.00")),
+        total=max(subtotal - discounts.total, Decimal("0.00")),
         currency=cart.currency,
         expires_at=now + timedelta(seconds=settings.CHECKOUT_RESERVATION_SECONDS),
         created_at=now,
     )
-    started = CartState(cart, [CartLine.of(line) for line in _in_order(lines)])
-    if not settings.PAYMENT_SERVICE_URL:
-        # Nothing to wait on: the sale is made in this same transaction.
+    codes.cart_discounts_charge(cart=cart, discounts=discounts)
+    if not settings.PAYMENT_SERVICE_URL or not attempt.total:
+        # Nothing to wait on (no payment service, or nothing to pay): sold in this transaction.
         attempt.status, attempt.payment = AttemptStatus.COMPLETED, PaymentState.NOT_NEEDED
         attempt.resolved_at = now
         attempt.save(force_insert=True)
@@ -162,6 +168,26 @@ def checkout_reserve(
     return attempt
 
 
+def _conflict_unless_empty(line_faults: list[dict], code_faults: list[dict]) -> None:
+    if line_faults or code_faults:
+        metrics.CHECKOUTS.labels(outcome="conflict").inc()
+        raise errors.CheckoutConflict(
+            f"{len(line_faults)} line(s) and {len(code_faults)} discount code(s) cannot be "
+            "checked out; see `lines` and `discounts`.",
+            lines=line_faults,
+            discounts=code_faults,
+        )
+
+
+def _uses_hold(discounts: Discounts) -> list[dict]:
+    """Hold a use of each code, in id order; the codes whose uses ran out meanwhile."""
+    ran_out = []
+    for outcome in sorted(discounts.codes, key=lambda outcome: outcome.terms.id):
+        if not codes.code_use_hold(code_id=outcome.terms.id):
+            ran_out.append({"code": outcome.terms.code, "reason": Reason.USAGE_LIMIT_REACHED})
+    return ran_out
+
+
 def _in_order(lines: list[CartItem]) -> list[CartItem]:
     return sorted(lines, key=lambda line: (line.created_at, line.pk))
 
@@ -169,7 +195,9 @@ def _in_order(lines: list[CartItem]) -> list[CartItem]:
 def _sell(
     cart: Cart, attempt: CheckoutAttempt, quantities: dict[int, int], lines: list[CartLine]
 ) -> CartState:
-    """The units are sold: the product service will be told, the cart is checked out."""
+    """The units are sold: the product service will be told, the codes' uses counted, the
+    cart is checked out."""
+    codes.cart_discounts_count(cart=cart)
     if settings.PRODUCT_SERVICE_URL:
         StockSale.objects.bulk_create(
             StockSale(attempt=attempt, product_id=pk, quantity=units)
@@ -204,14 +232,18 @@ def checkout_complete(
 
 
 @transaction.atomic
-def checkout_failure_record(*, owner: CartOwner, faults: list[dict]) -> None:
-    """A checkout refused for its lines changed nothing (its transaction rolled back): tell
-    of it in a transaction of its own, with each line's fault."""
+def checkout_failure_record(
+    *, owner: CartOwner, faults: list[dict], code_faults: list[dict]
+) -> None:
+    """A checkout refused for its lines or codes changed nothing (its transaction rolled
+    back): tell of it in a transaction of its own, with each line's and code's fault."""
     cart = statements.cart_lock_active(owner=owner)
     if cart is not None:
         state = CartState(cart, statements.cart_lines_read(cart=cart))
-        reasons = sorted({fault["reason"] for fault in faults})
-        cart_event(EventType.CHECKOUT_FAILED, state, reasons=reasons, lines=faults)
+        reasons = sorted({str(fault["reason"]) for fault in (*faults, *code_faults)})
+        cart_event(
+            EventType.CHECKOUT_FAILED, state, reasons=reasons, lines=faults, discounts=code_faults
+        )
 
 
 @transaction.atomic
@@ -224,6 +256,7 @@ def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) ->
     quantities = statements.reservations_take(attempt_id=attempt.pk)
     statements.products_lock(product_ids=list(quantities))
     _stock_move(quantities, 1)
+    codes.cart_discounts_release(cart=cart)
     attempt.status, attempt.payment, attempt.resolved_at = (
         AttemptStatus.RELEASED,
         payment,

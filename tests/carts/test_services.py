@@ -472,7 +472,7 @@ def test_checkout_with_a_faulty_line_changes_nothing(owner, reason):
     set_product(bad, **FAULTS[reason][0])
     with fails(errors.CheckoutConflict) as exc:
         services.cart_checkout(owner=owner)
-    assert exc.value.extra == {"lines": [fault(line_of(cart, bad), reason)]}
+    assert exc.value.extra == {"lines": [fault(line_of(cart, bad), reason)], "discounts": []}
 
 
 def test_checkout_lists_every_faulty_line(owner):
@@ -488,7 +488,8 @@ def test_checkout_lists_every_faulty_line(owner):
         "lines": [
             fault(line_of(cart, product), reason)
             for product, reason in zip(bad, FAULTS, strict=True)
-        ]
+        ],
+        "discounts": [],
     }
 
 

@@ -31,6 +31,9 @@ CART_FIELDS = {
     "items",
     "total_quantity",
     "subtotal",
+    "discounts",
+    "discount_total",
+    "estimated_total",
     "currency",
     "version",
     "created_at",
@@ -39,7 +42,7 @@ CART_FIELDS = {
     "total",
     "session_id",
 }
-ITEM_FIELDS = {"id", "product", "quantity", "unit_price", "line_total"}
+ITEM_FIELDS = {"id", "product", "quantity", "unit_price", "line_total", "discount"}
 PRODUCT_FIELDS = {
     "id",
     "sku",
@@ -286,6 +289,9 @@ def test_cart_before_first_add_is_empty(user_api):
         "items": [],
         "total_quantity": 0,
         "subtotal": "0.00",
+        "discounts": [],
+        "discount_total": "0.00",
+        "estimated_total": "0.00",
         "currency": "EUR",
         "version": 0,
         "created_at": None,

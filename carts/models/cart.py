@@ -80,6 +80,9 @@ class Cart(models.Model):
     total = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, help_text="Total at checkout."
     )
+    # How many codes the cart holds (its CartDiscount rows), read with the cart itself: a
+    # cart without codes is answered without reading any.
+    discount_count = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,150 @@
+"""The reads and writes of the codes on carts, and the row locks of their uses.
+
+A code's uses are counted under its row's lock: holding one (`code_use_hold`) is a single
+guarded UPDATE, so that however many checkouts race for a code's last use, one gets it.
+Codes are locked after the cart and its products, in id order, as checkout takes them.
+"""
+
+from collections import Counter
+from decimal import Decimal
+
+from django.db.models import F, Q
+
+from carts.discounts import CodeTerms, Discounts, Reason
+from carts.models import Cart, CartDiscount, CartStatus, DiscountCode
+
+# Carts whose use of a code counts against its owner's limit: bought, or being bought.
+_COUNTED = [CartStatus.CHECKED_OUT, CartStatus.CHECKING_OUT]
+
+
+def code_find(*, code: str) -> DiscountCode | None:
+    """The code spelt `code` in any case, active or not."""
+    return DiscountCode.objects.filter(code__iexact=code).first()
+
+
+def _customer_uses(codes: list[DiscountCode], cart: Cart) -> Counter:
+    """The owner's other carts' uses of those of `codes` that limit uses per customer."""
+    limited = [code.pk for code in codes if code.max_uses_per_customer is not None]
+    if not limited or cart.user_id is None:
+        return Counter()
+    uses = CartDiscount.objects.filter(
+        code_id__in=limited, cart__user_id=cart.user_id, cart__status__in=_COUNTED
+    ).exclude(cart_id=cart.pk)
+    return Counter(uses.values_list("code_id", flat=True))
+
+
+def terms_of(code: DiscountCode, *, cart: Cart, customer_uses: int, use: CartDiscount | None):
+    """The code's terms for this cart (`use`: its place on the cart, once checkout began)."""
+    refusal = None
+    if code.max_uses_per_customer is not None:
+        if cart.user_id is None:
+            refusal = Reason.SIGN_IN_REQUIRED
+        elif customer_uses >= code.max_uses_per_customer:
+            refusal = Reason.USAGE_LIMIT_REACHED
+    charged = use.amount if use is not None and cart.status != CartStatus.ACTIVE else None
+    return CodeTerms(
+        id=code.pk,
+        code=code.code,
+        kind=code.kind,
+        value=code.value,
+        currency=code.currency,
+        min_subtotal=code.min_subtotal,
+        product_ids=frozenset(product.pk for product in code.products.all()),
+        starts_at=code.starts_at,
+        ends_at=code.ends_at,
+        is_active=code.is_active,
+        uses_left=code.max_uses is None or code.times_used + code.uses_held < code.max_uses,
+        customer_refusal=refusal,
+        charged=charged,
+        charged_shares=(
+            {int(line): Decimal(share) for line, share in use.line_shares.items()}
+            if charged is not None
+            else None
+        ),
+    )
+
+
+def cart_codes_read(*, cart: Cart) -> tuple[CodeTerms, ...]:
+    """The codes on the cart, in the order they were added (none read if it holds none)."""
+    if not cart.discount_count:
+        return ()
+    uses = list(
+        CartDiscount.objects.filter(cart_id=cart.pk)
+        .select_related("code")
+        .prefetch_related("code__products")
+        .order_by("added_at", "id")
+    )
+    counts = _customer_uses([use.code for use in uses], cart)
+    return tuple(
+        terms_of(use.code, cart=cart, customer_uses=counts[use.code_id], use=use) for use in uses
+    )
+
+
+def code_terms_for(*, code: DiscountCode, cart: Cart | None) -> CodeTerms:
+    """The terms of a code not yet on a cart (None: the owner has no cart yet)."""
+    if cart is None:
+        cart = Cart(status=CartStatus.ACTIVE)
+    counts = _customer_uses([code], cart) if cart.pk else Counter()
+    return terms_of(code, cart=cart, customer_uses=counts[code.pk], use=None)
+
+
+def code_use_hold(*, code_id: int) -> bool:
+    """Hold one use of the code for a checkout, if its `max_uses` leave one; the row stays
+    locked until the transaction ends."""
+    room = Q(max_uses__isnull=True) | Q(max_uses__gt=F("times_used") + F("uses_held"))
+    held = DiscountCode.objects.filter(Q(pk=code_id) & room)
+    return held.update(uses_held=F("uses_held") + 1) == 1
+
+
+def code_use_count(*, code_id: int, amount: Decimal) -> None:
+    """A checkout holding a use of the code completed: the use is counted, with its amount."""
+    DiscountCode.objects.filter(pk=code_id).update(
+        uses_held=F("uses_held") - 1,
+        times_used=F("times_used") + 1,
+        discounted_total=F("discounted_total") + amount,
+    )
+
+
+def code_use_release(*, code_ids: list[int]) -> None:
+    """Checkouts holding uses of these codes ended without a sale: give the uses back."""
+    DiscountCode.objects.filter(pk__in=code_ids).update(uses_held=F("uses_held") - 1)
+
+
+
+
+def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> None:
+    """Keep what each code on the cart takes off, as its checkout charges it."""
+    if not cart.discount_count:
+        return
+    for outcome in discounts.codes:
+        CartDiscount.objects.filter(cart=cart, code_id=outcome.terms.id).update(
+            amount=outcome.amount,
+            line_shares={str(line): str(share) for line, share in outcome.shares.items()},
+        )
+
+
+def cart_discounts_count(*, cart: Cart) -> None:
+    """The cart's checkout completed: each of its codes' held use is counted."""
+    if cart.discount_count:
+        for use in CartDiscount.objects.filter(cart=cart).order_by("code_id"):
+            code_use_count(code_id=use.code_id, amount=use.amount)
+
+
+def cart_discounts_release(*, cart: Cart) -> None:
+    """The cart's checkout ended without a sale: its codes' uses are given back, and their
+    amounts computed afresh again."""
+    if cart.discount_count:
+        uses = CartDiscount.objects.filter(cart=cart)
+        code_use_release(code_ids=list(uses.values_list("code_id", flat=True)))
+        uses.update(amount=None, line_shares={})
+
+
+def cart_discounts_move(*, source: Cart, target: Cart, limit: int) -> tuple[int, int]:
+    """Move the codes of `source` that `target` lacks to it, while it holds fewer than
+    `limit`; returns how many codes each then holds."""
+    held = set(CartDiscount.objects.filter(cart=target).values_list("code_id", flat=True))
+    uses = CartDiscount.objects.filter(cart=source).exclude(code_id__in=held)
+    moving = list(uses.order_by("added_at", "id").values_list("pk", flat=True))
+    moving = moving[: max(limit - len(held), 0)]
+    CartDiscount.objects.filter(pk__in=moving).update(cart=target)
+    return source.discount_count - len(moving), len(held) + len(moving)

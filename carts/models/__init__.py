@@ -1,0 +1,38 @@
+"""The cart domain's data: the catalog, carts and their lines, checkout's records
+(cart.py), and discount codes with their place on carts (discount.py)."""
+
+from carts.models.cart import (
+    CURRENT_STATUSES,
+    AttemptStatus,
+    Cart,
+    CartItem,
+    CartStatus,
+    CheckoutAttempt,
+    IdempotencyRecord,
+    PaymentState,
+    Product,
+    StockReservation,
+    StockSale,
+    currency_validator,
+    default_currency,
+)
+from carts.models.discount import CartDiscount, DiscountCode, DiscountKind
+
+__all__ = [
+    "CURRENT_STATUSES",
+    "AttemptStatus",
+    "Cart",
+    "CartDiscount",
+    "CartItem",
+    "CartStatus",
+    "CheckoutAttempt",
+    "DiscountCode",
+    "DiscountKind",
+    "IdempotencyRecord",
+    "PaymentState",
+    "Product",
+    "StockReservation",
+    "StockSale",
+    "currency_validator",
+    "default_currency",
+]
