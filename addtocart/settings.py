@@ -288,7 +288,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "CartStatusEnum": "carts.models.CartStatus",
-        "DiscountReasonEnum": "carts.discounts.Reason",
+        "DiscountReasonEnum": "carts.api.serializers.REASONS",
+        "LineFaultEnum": "carts.api.serializers.LINE_FAULTS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

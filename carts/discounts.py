@@ -165,7 +165,7 @@ def discounts_evaluate(
                 value=terms.value,
                 line_totals=[left[line_id] for line_id in eligible],
             )
-            shares = {line_id: share for line_id, share in zip(eligible, amounts, strict=True)}
+            shares = dict(zip(eligible, amounts, strict=True))
         for line_id, share in shares.items():
             left[line_id] = left.get(line_id, Decimal("0.00")) - share
             by_line[line_id] = by_line.get(line_id, Decimal("0.00")) + share

@@ -149,3 +149,11 @@ class DiscountCodeTaken(DomainError):
     status = 409
     code = "discount_code_taken"
     title = "Another discount code is spelt the same (codes ignore case)."
+
+
+class DiscountCodeRejected(DomainError):
+    """A code staff wrote breaks its rules: raised with `errors`, field name to messages."""
+
+    status = 400
+    code = "invalid"
+    title = "The discount code is not valid."

@@ -148,13 +148,14 @@ class ProductInput(StrictInputSerializer, ProductSerializer):
         pass
 
 
+LINE_FAULTS = ["product_unavailable", "currency_changed", "insufficient_stock", "price_changed"]
+
+
 class CheckoutFault(serializers.Serializer):
     item_id = serializers.IntegerField()
     product_id = serializers.IntegerField()
     sku = serializers.CharField()
-    reason = serializers.ChoiceField(
-        choices=["product_unavailable", "currency_changed", "insufficient_stock", "price_changed"]
-    )
+    reason = serializers.ChoiceField(choices=LINE_FAULTS)
     requested = serializers.IntegerField(required=False)
     available = serializers.IntegerField(required=False)
     unit_price = MoneyField(required=False)

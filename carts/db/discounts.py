@@ -110,8 +110,6 @@ def code_use_release(*, code_ids: list[int]) -> None:
     DiscountCode.objects.filter(pk__in=code_ids).update(uses_held=F("uses_held") - 1)
 
 
-
-
 def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> None:
     """Keep what each code on the cart takes off, as its checkout charges it."""
     if not cart.discount_count:

@@ -16,8 +16,8 @@ from django.utils import timezone
 from addtocart.api.renderers import RawJSON
 from carts.db import runner, statements
 from carts.db.discounts import cart_codes_read
-from carts.discounts import NONE, Discounts, discounts_evaluate
 from carts.db.statements import CART_FIELDS, CURRENT, LINE_COLUMNS, owner_filter
+from carts.discounts import NONE, Discounts, discounts_evaluate
 from carts.domain import CartLine, CartOwner, CartState, RenderedLines
 from carts.models import Cart
 

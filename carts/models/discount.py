@@ -75,17 +75,25 @@ class DiscountCode(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(Lower("code"), name="discount_code_unique_ignoring_case"),
+            models.UniqueConstraint(
+                Lower("code"),
+                name="discount_code_unique_ignoring_case",
+                violation_error_code="discount_code_taken",
+                violation_error_message="Another code is spelt the same (codes ignore case).",
+            ),
             models.CheckConstraint(
                 condition=Q(kind="percentage", value__gte="0.01", value__lte=100)
                 | Q(kind="fixed_amount", value__gt=0) & ~Q(currency=""),
                 name="discount_code_value_in_range",
+                violation_error_message="A percentage is from 0.01 to 100; a fixed amount is "
+                "above 0 and has a currency.",
             ),
             models.CheckConstraint(
                 condition=Q(starts_at__isnull=True)
                 | Q(ends_at__isnull=True)
                 | Q(ends_at__gt=models.F("starts_at")),
                 name="discount_code_ends_after_start",
+                violation_error_message="A code ends after it starts.",
             ),
         ]
         indexes = [models.Index(fields=["batch"], name="discount_code_batch_idx")]

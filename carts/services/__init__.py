@@ -5,7 +5,7 @@
 - checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
   sales.py: telling the product service what was sold; sweeper.py: ending what a dead
   worker left half done);
-- discounts.py: a shopper's discount codes (staff's are in discount_codes.py);
+- discounts.py: a shopper's discount codes discount_codes.py: staff's;
 - catalog.py: staff's product changes and the product service's data;
 - maintenance.py: the batch jobs; common.py: the checks and steps several of them share.
 """
@@ -26,13 +26,19 @@ from carts.services.catalog import (
     product_delete,
     product_update,
 )
-from carts.services.discounts import cart_discount_apply, cart_discount_remove
 from carts.services.checkout import (
     cart_change,
     cart_checkout,
     checkout_payment_settle,
     checkout_resolve,
 )
+from carts.services.discount_codes import (
+    discount_code_batch_create,
+    discount_code_create,
+    discount_code_delete,
+    discount_code_update,
+)
+from carts.services.discounts import cart_discount_apply, cart_discount_remove
 from carts.services.maintenance import cart_abandon_idle, cart_purge_old
 from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
 from carts.services.sweeper import checkout_release_expired
@@ -56,6 +62,10 @@ __all__ = [
     "checkout_release_expired",
     "checkout_reserve",
     "checkout_resolve",
+    "discount_code_batch_create",
+    "discount_code_create",
+    "discount_code_delete",
+    "discount_code_update",
     "product_apply",
     "product_cache_warm",
     "product_create",
