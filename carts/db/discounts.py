@@ -42,11 +42,12 @@ def terms_of(code: DiscountCode, *, cart: Cart, customer_uses: int, use: CartDis
         elif customer_uses >= code.max_uses_per_customer:
             refusal = Reason.USAGE_LIMIT_REACHED
     charged = use.amount if use is not None and cart.status != CartStatus.ACTIVE else None
+    frozen = use.charged_terms if charged is not None else {}
     return CodeTerms(
         id=code.pk,
-        code=code.code,
-        kind=code.kind,
-        value=code.value,
+        code=frozen.get("code", code.code),
+        kind=frozen.get("kind", code.kind),
+        value=Decimal(frozen.get("value", code.value)),
         currency=code.currency,
         min_subtotal=code.min_subtotal,
         product_ids=frozenset(product.pk for product in code.products.all()),
@@ -115,9 +116,11 @@ def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> None:
     if not cart.discount_count:
         return
     for outcome in discounts.codes:
-        CartDiscount.objects.filter(cart=cart, code_id=outcome.terms.id).update(
+        terms = outcome.terms
+        CartDiscount.objects.filter(cart=cart, code_id=terms.id).update(
             amount=outcome.amount,
             line_shares={str(line): str(share) for line, share in outcome.shares.items()},
+            charged_terms={"code": terms.code, "kind": terms.kind, "value": str(terms.value)},
         )
 
 
@@ -134,7 +137,7 @@ def cart_discounts_release(*, cart: Cart) -> None:
     if cart.discount_count:
         uses = CartDiscount.objects.filter(cart=cart)
         code_use_release(code_ids=list(uses.values_list("code_id", flat=True)))
-        uses.update(amount=None, line_shares={})
+        uses.update(amount=None, line_shares={}, charged_terms={})
 
 
 def cart_discounts_move(*, source: Cart, target: Cart, limit: int) -> tuple[int, int]:

@@ -103,14 +103,17 @@ class DiscountCode(models.Model):
 
 
 class CartDiscount(models.Model):
-    """A code on a cart. At checkout its `amount` and each line's share (`line_shares`, line id
-    to amount) are kept as charged; while the cart is active they are computed afresh."""
+    """A code on a cart. At checkout its `amount`, each line's share (`line_shares`, line id
+    to amount) and the code's terms are kept as charged; while the cart is active they are
+    computed afresh."""
 
     cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="discounts")
     code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="cart_uses")
     added_at = models.DateTimeField(default=timezone.now)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     line_shares = models.JSONField(default=dict, blank=True)
+    # At checkout: the code's spelling, kind and value then, shown with the amount since.
+    charged_terms = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["added_at", "id"]
