@@ -222,7 +222,8 @@ def test_removing_a_code(shopper, product):
     make_code()
     applied = assert_ok(apply(client, "SAVE10"))
     body = assert_ok(client.delete(f"{CODES}save10/"))
-    assert body["discounts"] == [] and body["discount_total"] == "0.00"
+    assert body["discounts"] == []
+    assert body["discount_total"] == "0.00"
     assert body["version"] == applied["version"] + 1
     assert body["estimated_total"] == body["subtotal"]
     assert_problem(client.delete(f"{CODES}SAVE10/"), 404, "cart_discount_not_found")
@@ -245,7 +246,8 @@ def test_a_code_stays_on_a_cart_that_stops_qualifying_and_applies_again(shopper,
         "0.00",
     )
     assert code["min_subtotal"] == "6.00"
-    assert body["discount_total"] == "0.00" and body["items"][0]["discount"] == "0.00"
+    assert body["discount_total"] == "0.00"
+    assert body["items"][0]["discount"] == "0.00"
     assert assert_ok(client.get(CART)) == body
 
     body = assert_ok(add(client, second), 201)
@@ -306,7 +308,7 @@ def test_checkout_charges_what_the_cart_showed(shopper, priced, payments):
 def test_a_checked_out_cart_keeps_what_it_was_charged_when_the_code_changes(
     shopper, priced, staff_api
 ):
-    client, user = shopper
+    client, _user = shopper
     add(client, priced[0], 3)
     code = make_code()
     assert_ok(apply(client, "SAVE10"))
