@@ -2,13 +2,14 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 import requests
 
-from carts.models import Cart, CartItem, CartStatus, Product
+from carts.models import Cart, CartDiscount, CartItem, CartStatus, DiscountCode, Product
 from tests.conftest import bearer
-from tests.factories import ProductFactory, UserFactory
+from tests.factories import CartFactory, CartItemFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,3 +120,35 @@ def test_a_checkout_racing_an_add_either_includes_the_line_or_leaves_it_in_a_new
     assert Cart.objects.filter(status=CartStatus.ACTIVE).count() == (0 if sold_second else 1)
     second.refresh_from_db()
     assert second.stock == (99 if sold_second else 100)
+
+
+@pytest.mark.parametrize("paid", [False, True], ids=["sold_at_once", "paid"])
+def test_fifty_checkouts_racing_for_a_codes_last_uses_never_exceed_its_max_uses(
+    live_server, settings, fake_services, paid
+):
+    if paid:
+        payments = fake_services()
+        payments.answers[("POST", "/payments")] = (201, {"status": "approved", "id": "a-1"})
+        settings.PAYMENT_SERVICE_URL = payments.url
+    code = DiscountCode.objects.create(code="LAST5", kind="percentage", value=10, max_uses=5)
+    shoppers = UserFactory.create_batch(50)
+    # A product each: a shared one's row lock would make the checkouts take turns.
+    products = ProductFactory.create_batch(50, stock=1, price=Decimal("10.00"))
+    for shopper, product in zip(shoppers, products, strict=True):
+        cart = CartFactory(user=shopper, discount_count=1)
+        CartItemFactory(cart=cart, product=product)
+        CartDiscount.objects.create(cart=cart, code=code)
+    url = f"{live_server.url}/api/v1/cart/checkout/"
+    # Tokens made here: made in the threads, each would hold a database connection of its own.
+    tokens = [bearer(shopper) for shopper in shoppers]
+
+    responses = in_parallel([lambda t=t: post(url, t) for t in tokens])
+
+    assert sorted(r.status_code for r in responses) == [200] * 5 + [409] * 45
+    sold = [r.json() for r in responses if r.status_code == 200]
+    assert {body["total"] for body in sold} == {"9.00"}
+    refused = [r.json()["discounts"] for r in responses if r.status_code == 409]
+    assert all(faults == [{"code": "LAST5", "reason": "usage_limit_reached"}] for faults in refused)
+    code.refresh_from_db()
+    assert (code.times_used, code.uses_held, code.discounted_total) == (5, 0, Decimal("5.00"))
+    assert Product.objects.filter(stock=0).count() == 5
