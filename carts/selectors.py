@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 
 from carts.analytics import LINE_VALUE, MONEY_OUTPUT
 from carts.db import document, statements
+from carts.db.discounts import USES_PREFETCH
 from carts.db.statements import owner_filter
 from carts.domain import CartOwner, CartState
 from carts.models import (
@@ -91,7 +92,7 @@ def attempt_expired_of(*, owner: CartOwner, now: datetime) -> CheckoutAttempt | 
 def cart_list() -> QuerySet[Cart]:
     """Every cart, lines included, for staff."""
     lines = Prefetch("items", queryset=CartItem.objects.select_related("product"))
-    return Cart.objects.select_related("user").prefetch_related(lines)
+    return Cart.objects.select_related("user").prefetch_related(lines, *USES_PREFETCH)
 
 
 def product_list(*, include_inactive: bool) -> QuerySet[Product]:

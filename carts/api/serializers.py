@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from addtocart.api.schema import ProblemOutput
 from addtocart.api.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
+from carts.db.discounts import cart_codes_read
 from carts.db.document import cart_document
 from carts.discounts import Reason
 from carts.domain import CartLine, CartState
@@ -100,10 +101,12 @@ class CartOutput(serializers.Serializer):
     )
 
     def to_representation(self, cart: Cart | None):
-        """A cart whose lines (`items`, products selected) are loaded, as staff list them."""
+        """A cart whose lines (`items`, products selected) and codes (`discounts`) are
+        loaded, as staff list them (`selectors.cart_list`)."""
         state = None
         if cart is not None:
-            state = CartState(cart, [CartLine.of(line) for line in cart.items.all()])
+            lines = [CartLine.of(line) for line in cart.items.all()]
+            state = CartState(cart, lines, cart_codes_read(cart=cart, loaded=True))
         return cart_document(state, session_id=self.context.get("session_id"))
 
 

@@ -13,6 +13,9 @@ from django.db.models import F, Q
 from carts.discounts import CodeTerms, Discounts, Reason
 from carts.models import Cart, CartDiscount, CartStatus, DiscountCode
 
+# What a list of carts prefetches for `cart_codes_read(..., loaded=True)`.
+USES_PREFETCH = ("discounts__code__products",)
+
 # Carts whose use of a code counts against its owner's limit: bought, or being bought.
 _COUNTED = [CartStatus.CHECKED_OUT, CartStatus.CHECKING_OUT]
 
@@ -65,16 +68,21 @@ def terms_of(code: DiscountCode, *, cart: Cart, customer_uses: int, use: CartDis
     )
 
 
-def cart_codes_read(*, cart: Cart) -> tuple[CodeTerms, ...]:
-    """The codes on the cart, in the order they were added (none read if it holds none)."""
+def cart_codes_read(*, cart: Cart, loaded: bool = False) -> tuple[CodeTerms, ...]:
+    """The codes on the cart, in the order they were added (none read if it holds none).
+    `loaded`: the cart's `discounts` were prefetched with their codes and products
+    (`USES_PREFETCH`), as lists of carts do."""
     if not cart.discount_count:
         return ()
-    uses = list(
-        CartDiscount.objects.filter(cart_id=cart.pk)
-        .select_related("code")
-        .prefetch_related("code__products")
-        .order_by("added_at", "id")
-    )
+    if loaded:
+        uses = sorted(cart.discounts.all(), key=lambda use: (use.added_at, use.pk))
+    else:
+        uses = list(
+            CartDiscount.objects.filter(cart_id=cart.pk)
+            .select_related("code")
+            .prefetch_related("code__products")
+            .order_by("added_at", "id")
+        )
     counts = _customer_uses([use.code for use in uses], cart)
     return tuple(
         terms_of(use.code, cart=cart, customer_uses=counts[use.code_id], use=use) for use in uses
@@ -111,10 +119,10 @@ def code_use_release(*, code_ids: list[int]) -> None:
     DiscountCode.objects.filter(pk__in=code_ids).update(uses_held=F("uses_held") - 1)
 
 
-def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> None:
-    """Keep what each code on the cart takes off, as its checkout charges it."""
-    if not cart.discount_count:
-        return
+def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> tuple[CodeTerms, ...]:
+    """Keep what each code on the cart takes off, as its checkout charges it; returns the
+    codes' terms as charged."""
+    charged = []
     for outcome in discounts.codes:
         terms = outcome.terms
         CartDiscount.objects.filter(cart=cart, code_id=terms.id).update(
@@ -122,13 +130,15 @@ def cart_discounts_charge(*, cart: Cart, discounts: Discounts) -> None:
             line_shares={str(line): str(share) for line, share in outcome.shares.items()},
             charged_terms={"code": terms.code, "kind": terms.kind, "value": str(terms.value)},
         )
+        charged.append(terms._replace(charged=outcome.amount, charged_shares=outcome.shares))
+    return tuple(charged)
 
 
-def cart_discounts_count(*, cart: Cart) -> None:
-    """The cart's checkout completed: each of its codes' held use is counted."""
-    if cart.discount_count:
-        for use in CartDiscount.objects.filter(cart=cart).order_by("code_id"):
-            code_use_count(code_id=use.code_id, amount=use.amount)
+def cart_discounts_count(*, charged: tuple[CodeTerms, ...]) -> None:
+    """The cart's checkout completed: the use each of its codes held is counted, with the
+    amount it was charged (`charged`: the cart's codes, read once its checkout began)."""
+    for terms in sorted(charged, key=lambda terms: terms.id):
+        code_use_count(code_id=terms.id, amount=terms.charged)
 
 
 def cart_discounts_release(*, cart: Cart) -> None:

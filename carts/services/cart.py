@@ -38,7 +38,9 @@ from events.models import EventType
 def cart_resume(*, owner: CartOwner) -> CartState | None:
     """Give a returning shopper with no active cart their abandoned one back (or None)."""
     cart = resume_abandoned_cart(owner)
-    return CartState(cart, statements.cart_lines_read(cart=cart)) if cart is not None else None
+    if cart is None:
+        return None
+    return CartState(cart, statements.cart_lines_read(cart=cart), codes.cart_codes_read(cart=cart))
 
 
 def _service_data(read_product: Callable[[], Product | None]) -> dict | None:
@@ -116,11 +118,13 @@ def _item_add(
     put = CartLine(
         line.id if line else 0, product.pk, product.sku, product.name, new_quantity, product.price
     )
-    told = line_event(EventType.CREATED if created else EventType.UPDATED, cart, lines, put)
+    on_cart = codes.cart_codes_read(cart=cart)
+    kind = EventType.CREATED if created else EventType.UPDATED
+    told = line_event(kind, cart, lines, put, on_cart)
     put = statements.line_put(cart=cart, product=product, quantity=new_quantity, event=told)
     _line_set(lines, put)
     transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
-    return CartState(cart, lines)
+    return CartState(cart, lines, on_cart)
 
 
 def _lock_cart_and_line(
@@ -173,9 +177,10 @@ def _item_update(
     check_currency(product, cart)
     check_stock(product, quantity)
     put = CartLine(line.id, product.pk, product.sku, product.name, quantity, product.price)
-    told = line_event(EventType.UPDATED, cart, lines, put)
+    on_cart = codes.cart_codes_read(cart=cart)
+    told = line_event(EventType.UPDATED, cart, lines, put, on_cart)
     _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity, event=told))
-    return CartState(cart, lines)
+    return CartState(cart, lines, on_cart)
 
 
 @transaction.atomic
@@ -185,7 +190,7 @@ def cart_item_remove(
     cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
     CartItem.objects.filter(pk=line.id).delete()
     lines.remove(line)
-    state = CartState(cart, lines)
+    state = CartState(cart, lines, codes.cart_codes_read(cart=cart))
     cart_event(EventType.UPDATED, state)
     return state
 
@@ -200,7 +205,7 @@ def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> Ca
         return None
     cart.items.all().delete()
     touch(cart)
-    state = CartState(cart, [])
+    state = CartState(cart, [], codes.cart_codes_read(cart=cart))
     cart_event(EventType.UPDATED, state)
     return state
 
@@ -231,7 +236,8 @@ def cart_merge(
     if guest_cart is None:
         if user_cart is None:
             return None
-        return CartState(user_cart, statements.cart_lines_read(cart=user_cart))
+        lines = statements.cart_lines_read(cart=user_cart)
+        return CartState(user_cart, lines, codes.cart_codes_read(cart=user_cart))
     guest_lines = list(guest_cart.items.select_related("product"))
     created = False
     if user_cart is None:
@@ -270,7 +276,8 @@ def cart_merge(
     )
     touch(guest_cart, status=CartStatus.MERGED, discount_count=left)
     touch(user_cart, discount_count=held, **(first_item_mark(user_cart) if guest_lines else {}))
-    state = CartState(user_cart, statements.cart_lines_read(cart=user_cart))
+    lines = statements.cart_lines_read(cart=user_cart)
+    state = CartState(user_cart, lines, codes.cart_codes_read(cart=user_cart))
     if created:
         cart_event(EventType.CREATED, state)
     cart_event(EventType.MERGED, state, merged_cart_id=str(guest_cart.id))

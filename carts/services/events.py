@@ -3,6 +3,7 @@
 from typing import Any
 
 from carts.db.document import cart_document
+from carts.discounts import CodeTerms
 from carts.domain import CartLine, CartState, LineEvent
 from carts.models import Cart
 from events.models import EventType
@@ -22,8 +23,15 @@ def cart_event(type: EventType, state: CartState, **extra: Any) -> None:
     event_record(type=type, cart_id=state.cart.id, data=cart_event_data(state, **extra))
 
 
-def line_event(type: EventType, cart: Cart, lines: list[CartLine], line: CartLine) -> LineEvent:
-    """The event of putting `line` (a new line's id still 0) among `lines`, for `line_put`."""
+def line_event(
+    type: EventType,
+    cart: Cart,
+    lines: list[CartLine],
+    line: CartLine,
+    codes: tuple[CodeTerms, ...] = (),
+) -> LineEvent:
+    """The event of putting `line` (a new line's id still 0) among `lines`, for `line_put`;
+    `codes`: the cart's discount codes."""
     after = list(lines)
     index = next((n for n, old in enumerate(after) if old.product_id == line.product_id), None)
     if index is None:
@@ -31,4 +39,4 @@ def line_event(type: EventType, cart: Cart, lines: list[CartLine], line: CartLin
         after.append(line)
     else:
         after[index] = line
-    return LineEvent(type, cart_event_data(CartState(cart, after)), index)
+    return LineEvent(type, cart_event_data(CartState(cart, after, codes)), index)

@@ -147,14 +147,14 @@ def checkout_reserve(
         expires_at=now + timedelta(seconds=settings.CHECKOUT_RESERVATION_SECONDS),
         created_at=now,
     )
-    codes.cart_discounts_charge(cart=cart, discounts=discounts)
+    charged = codes.cart_discounts_charge(cart=cart, discounts=discounts)
     if not settings.PAYMENT_SERVICE_URL or not attempt.total:
         # Nothing to wait on (no payment service, or nothing to pay): sold in this transaction.
         attempt.status, attempt.payment = AttemptStatus.COMPLETED, PaymentState.NOT_NEEDED
         attempt.resolved_at = now
         attempt.save(force_insert=True)
         cart_event(EventType.CHECKOUT_STARTED, started, total=str(attempt.total))
-        return _sell(cart, attempt, quantities, started.lines)
+        return _sell(cart, attempt, quantities, CartState(cart, started.lines, charged))
     attempt.save(force_insert=True)
     StockReservation.objects.bulk_create(
         StockReservation(attempt=attempt, product_id=pk, quantity=units)
@@ -193,18 +193,18 @@ def _in_order(lines: list[CartItem]) -> list[CartItem]:
 
 
 def _sell(
-    cart: Cart, attempt: CheckoutAttempt, quantities: dict[int, int], lines: list[CartLine]
+    cart: Cart, attempt: CheckoutAttempt, quantities: dict[int, int], sold: CartState
 ) -> CartState:
-    """The units are sold: the product service will be told, the codes' uses counted, the
-    cart is checked out."""
-    codes.cart_discounts_count(cart=cart)
+    """The units are sold: the product service will be told, the codes' uses counted (`sold`:
+    the cart's lines and codes as charged), the cart is checked out."""
+    codes.cart_discounts_count(charged=sold.discounts)
     if settings.PRODUCT_SERVICE_URL:
         StockSale.objects.bulk_create(
             StockSale(attempt=attempt, product_id=pk, quantity=units)
             for pk, units in quantities.items()
         )
     touch(cart, status=CartStatus.CHECKED_OUT, total=attempt.total, checked_out_at=timezone.now())
-    state = CartState(cart, lines)
+    state = CartState(cart, sold.lines, sold.discounts)
     cart_event(EventType.CHECKED_OUT, state)
     transaction.on_commit(metrics.CHECKOUTS.labels(outcome="completed").inc)
     return state
@@ -228,7 +228,8 @@ def checkout_complete(
     attempt.status, attempt.payment = AttemptStatus.COMPLETED, payment
     attempt.authorization_id, attempt.resolved_at = authorization_id, timezone.now()
     attempt.save(update_fields=["status", "payment", "authorization_id", "resolved_at"])
-    return _sell(cart, attempt, quantities, statements.cart_lines_read(cart=cart))
+    sold = CartState(cart, statements.cart_lines_read(cart=cart), codes.cart_codes_read(cart=cart))
+    return _sell(cart, attempt, quantities, sold)
 
 
 @transaction.atomic

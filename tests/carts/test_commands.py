@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from carts.management.commands.load_demo_catalog import DEMO_PRODUCTS
-from carts.models import Cart, CartItem, CartStatus, Product
+from carts.management.commands.load_demo_catalog import DEMO_CODES, DEMO_PRODUCTS
+from carts.models import Cart, CartItem, CartStatus, DiscountCode, Product
 from carts.services import cart_purge_old
 from tests.factories import ProductFactory, make_cart
 
@@ -23,6 +23,17 @@ def test_demo_catalog_loads_once_and_keeps_staff_changes():
     call_command("load_demo_catalog")
     assert Product.objects.count() == len(DEMO_PRODUCTS)
     assert Product.objects.get(sku=DEMO_PRODUCTS[0][0]).stock == 3
+
+
+@pytest.mark.django_db
+def test_demo_codes_load_once_and_keep_staff_changes():
+    call_command("load_demo_catalog")
+    DiscountCode.objects.filter(code="WELCOME10").update(value=15)
+    call_command("load_demo_catalog")
+    assert DiscountCode.objects.count() == len(DEMO_CODES)
+    assert DiscountCode.objects.get(code="WELCOME10").value == 15
+    mugs = DiscountCode.objects.get(code="MUGS5")
+    assert [product.sku for product in mugs.products.all()] == ["MUG-CER"]
 
 
 @pytest.mark.django_db

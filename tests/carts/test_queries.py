@@ -5,8 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from carts.domain import CartOwner
+from carts.models import Cart, CartDiscount, DiscountCode
 from carts.services import cart_item_add
-from tests.factories import ProductFactory, cart_get_active
+from tests.factories import ProductFactory, UserFactory, cart_get_active
 
 TRANSACTION_STATEMENTS = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
 
@@ -82,3 +83,39 @@ def test_business_metrics_api_makes_a_fixed_number_of_queries(staff_api, carts):
         for product in products[: index % 3 + 1]:
             cart_item_add(owner=guest, product_id=product.pk, quantity=1)
     assert count_queries(lambda: staff_api.get("/api/v1/metrics/business/?period=30d")) == 5
+
+
+@pytest.mark.parametrize("lines", [1, 20])
+def test_a_cart_holding_a_code_costs_two_queries_more_whatever_its_size(user_api, owner, lines):
+    """Its codes and their products are read once, for the answer and the event alike; GET
+    reads its lines again as rows (the discounts are computed in Python)."""
+    fill_cart(owner, lines)
+    cart = cart_get_active(owner=owner)
+    code = DiscountCode.objects.create(code="TEN", kind="percentage", value=10)
+    CartDiscount.objects.create(cart=cart, code=code)
+    Cart.objects.filter(pk=cart.pk).update(discount_count=1)
+    new = ProductFactory()
+    add = lambda: user_api.post(  # noqa: E731
+        "/api/v1/cart/items/", {"product_id": new.pk}, format="json"
+    )
+    assert count_queries(add) == 3 + 2
+    assert count_queries(lambda: user_api.get("/api/v1/cart/")) == 1 + 3
+    assert count_queries(lambda: user_api.post("/api/v1/cart/checkout/")) == 8 + 5
+
+
+def test_the_staff_cart_list_reads_codes_in_a_fixed_number_of_queries(staff_api):
+    code = DiscountCode.objects.create(code="TEN", kind="percentage", value=10)
+    code.products.set([ProductFactory()])
+
+    def fill(count: int) -> None:
+        for _ in range(count):
+            owner = CartOwner(user_id=UserFactory().pk)
+            fill_cart(owner, 2)
+            cart = cart_get_active(owner=owner)
+            CartDiscount.objects.create(cart=cart, code=code)
+            Cart.objects.filter(pk=cart.pk).update(discount_count=1)
+
+    fill(2)
+    few = count_queries(lambda: staff_api.get("/api/v1/carts/"))
+    fill(10)
+    assert count_queries(lambda: staff_api.get("/api/v1/carts/")) == few

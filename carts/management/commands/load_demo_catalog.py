@@ -1,10 +1,11 @@
-"""Load a small demo catalog. Idempotent: products are matched by SKU and left as staff set them."""
+"""Load a small demo catalog and two discount codes. Idempotent: products are matched by SKU,
+codes by code, and left as staff set them."""
 
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
 
-from carts.models import Product
+from carts.models import DiscountCode, Product
 
 DEMO_PRODUCTS = [
     ("TEE-BLK-M", "Black T-shirt, M", "19.90", 120),
@@ -20,6 +21,13 @@ DEMO_PRODUCTS = [
 ]
 
 
+# (code, kind, value, currency, min_subtotal, SKUs it is limited to)
+DEMO_CODES = [
+    ("WELCOME10", "percentage", "10", "", None, []),
+    ("MUGS5", "fixed_amount", "5.00", "EUR", "20.00", ["MUG-CER"]),
+]
+
+
 class Command(BaseCommand):
     help = "Load the demo catalog (safe to run again: existing SKUs are left as they are)."
 
@@ -31,3 +39,15 @@ class Command(BaseCommand):
             )
             created += was_created
         self.stdout.write(f"Demo catalog: {created} created, {len(DEMO_PRODUCTS) - created} kept.")
+        for code, kind, value, currency, min_subtotal, skus in DEMO_CODES:
+            if DiscountCode.objects.filter(code__iexact=code).exists():
+                continue
+            made = DiscountCode.objects.create(
+                code=code,
+                kind=kind,
+                value=Decimal(value),
+                currency=currency,
+                min_subtotal=min_subtotal and Decimal(min_subtotal),
+            )
+            made.products.set(Product.objects.filter(sku__in=skus))
+        self.stdout.write(f"Demo discount codes: {', '.join(code[0] for code in DEMO_CODES)}.")
