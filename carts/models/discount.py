@@ -88,6 +88,15 @@ class DiscountCode(models.Model):
                 violation_error_message="A percentage is from 0.01 to 100; a fixed amount is "
                 "above 0 and has a currency.",
             ),
+            # Uses are held under the code's row lock (carts/db/discounts.py); staff may not
+            # lower the limit below the uses counted and held either.
+            models.CheckConstraint(
+                condition=Q(max_uses__isnull=True)
+                | Q(max_uses__gte=models.F("times_used") + models.F("uses_held")),
+                name="discount_code_uses_within_max_uses",
+                violation_error_message="max_uses cannot be below the uses already counted and "
+                "those held by checkouts in progress.",
+            ),
             models.CheckConstraint(
                 condition=Q(starts_at__isnull=True)
                 | Q(ends_at__isnull=True)
