@@ -16,9 +16,11 @@ from addtocart.api.permissions import IsStaff
 from addtocart.api.schema import problems
 from addtocart.api.serializers import MoneyField
 from carts.analytics import business_metrics
+from carts.discount_analytics import discount_metrics
 from dashboard.periods import CUSTOM, DEFAULT_PERIOD, PRESETS, period_from_params
 
 TOP_PRODUCTS = 10
+TOP_CODES = 10
 
 
 class SeriesPointOutput(serializers.Serializer):
@@ -34,6 +36,14 @@ class ProductFigureOutput(serializers.Serializer):
     revenue = MoneyField(help_text="Value of those units checked out.")
 
 
+class CodeFigureOutput(serializers.Serializer):
+    code_id = serializers.IntegerField()
+    code = serializers.CharField()
+    uses = serializers.IntegerField(help_text="Checkouts in the period that used the code.")
+    revenue = MoneyField(help_text="Sum of those checkouts' totals, after every discount.")
+    discounted_amount = MoneyField(help_text="What the code took off those checkouts.")
+
+
 @extend_schema_field(SeriesPointOutput(many=True))
 class SeriesField(serializers.Field):
     """A series of (bucket start, count) pairs, as a list of {at, count}."""
@@ -43,7 +53,8 @@ class SeriesField(serializers.Field):
 
 
 class BusinessMetricsOutput(serializers.Serializer):
-    """The figures of carts.analytics.business_metrics over the carts created in [start, end)."""
+    """The figures of carts.analytics.business_metrics over the carts created in [start, end),
+    and those of carts.discount_analytics over the carts checked out in it."""
 
     period = serializers.ChoiceField(choices=[*PRESETS, CUSTOM])
     start = serializers.DateTimeField()
@@ -69,6 +80,20 @@ class BusinessMetricsOutput(serializers.Serializer):
     checked_out_series = SeriesField(help_text="Carts checked out per hour or day.")
     top_by_quantity = ProductFigureOutput(many=True)
     top_by_revenue = ProductFigureOutput(many=True)
+    checkouts = serializers.IntegerField(
+        help_text="Carts checked out in the period, whenever created: the discount figures' base."
+    )
+    checkouts_with_code = serializers.IntegerField(
+        help_text="Those checkouts that used at least one discount code."
+    )
+    checkouts_with_code_share = serializers.FloatField(
+        allow_null=True, help_text="checkouts_with_code / checkouts; null when 0 / 0."
+    )
+    discounted_amount = MoneyField(help_text="Sum of what the codes took off those checkouts.")
+    top_codes_by_uses = CodeFigureOutput(many=True, help_text=f"The {TOP_CODES} codes used most.")
+    top_codes_by_revenue = CodeFigureOutput(
+        many=True, help_text=f"The {TOP_CODES} codes whose checkouts' totals add up to most."
+    )
 
 
 PERIOD_PARAMETERS = [
@@ -94,7 +119,8 @@ PERIOD_PARAMETERS = [
 
 
 class BusinessMetricsApi(APIView):
-    """Staff: carts created, checked out and abandoned, rates, values and top products."""
+    """Staff: carts created, checked out and abandoned, rates, values, top products; discount
+    codes' share of checkouts, what they took off, top codes."""
 
     authentication_classes = [CachedJWTStatelessUserAuthentication, SessionAuthentication]
     permission_classes = [IsStaff]
@@ -108,4 +134,6 @@ class BusinessMetricsApi(APIView):
         now = timezone.now()
         period = period_from_params(request.query_params, now=now)
         metrics = business_metrics(start=period.start, end=period.end, now=now, top=TOP_PRODUCTS)
-        return Response(BusinessMetricsOutput({"period": period.name, **asdict(metrics)}).data)
+        discounts = discount_metrics(start=period.start, end=period.end, top=TOP_CODES)
+        figures = {"period": period.name, **asdict(discounts), **asdict(metrics)}
+        return Response(BusinessMetricsOutput(figures).data)

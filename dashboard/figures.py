@@ -1,5 +1,6 @@
-"""The figure cards of the business dashboard: each metric of `carts.analytics`, formatted,
-with its change against the previous period. Definitions live in carts/analytics.py only."""
+"""The figure cards of the business dashboard: each metric of `carts.analytics` (and of
+`carts.discount_analytics`), formatted, with its change against the previous period.
+Definitions live in those modules only."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -7,6 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from carts.analytics import BusinessMetrics
+from carts.discount_analytics import DiscountMetrics
 
 NONE = "—"
 ARROWS = {"up": "▲", "down": "▼", "flat": "="}
@@ -133,6 +135,33 @@ def figures(current: BusinessMetrics, previous: BusinessMetrics) -> list[Figure]
             "In progress",
             "count",
             "Neither checked out nor abandoned yet.",
+            up_is_good=None,
+        ),
+    ]
+
+
+def discount_figures(current: DiscountMetrics, previous: DiscountMetrics) -> list[Figure]:
+    """The discount codes' cards: over the checkouts of the period, whenever the carts were
+    created. Neither more nor less discount is better in itself: their changes are neutral."""
+    with_code, checkouts = current.checkouts_with_code, current.checkouts
+    noun = "checkout" if checkouts == 1 else "checkouts"
+    return [
+        Figure(
+            key="discounted_amount",
+            label="Discounted",
+            kind="money",
+            value=current.discounted_amount,
+            previous=previous.discounted_amount,
+            help="Sum of what the codes took off the checkouts.",
+            up_is_good=None,
+        ),
+        Figure(
+            key="checkouts_with_code_share",
+            label="Checkouts with a code",
+            kind="rate",
+            value=current.checkouts_with_code_share,
+            previous=previous.checkouts_with_code_share,
+            help=f"{with_code:,} of {checkouts:,} {noun} used at least one code.",
             up_is_good=None,
         ),
     ]

@@ -12,8 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from carts.analytics import consecutive_business_metrics
+from carts.discount_analytics import consecutive_discount_metrics
 from dashboard import charts
-from dashboard.figures import figures
+from dashboard.figures import discount_figures, figures
 from dashboard.health import health_snapshot, snapshot_json
 from dashboard.periods import (
     PRESET_LABELS,
@@ -25,6 +26,7 @@ from dashboard.security import content_security_policy
 
 HEALTH_REFRESH_SECONDS = 5
 TOP_PRODUCTS = 10
+TOP_CODES = 10
 
 
 def staff_page(view):
@@ -42,9 +44,9 @@ def business(request):
         error = _with_code(exc.detail)
         period = period_from_params({}, now=now)
     previous = period.previous()
-    before, current = consecutive_business_metrics(
-        [previous.start, period.start, period.end], now=now, top=TOP_PRODUCTS
-    )
+    bounds = [previous.start, period.start, period.end]
+    before, current = consecutive_business_metrics(bounds, now=now, top=TOP_PRODUCTS)
+    discounts_before, discounts = consecutive_discount_metrics(bounds, top=TOP_CODES)
     points = charts.timeline(
         start=period.start,
         end=period.end,
@@ -64,6 +66,8 @@ def business(request):
         "form_to": request.GET.get("to", "") if error else date_to.isoformat(),
         "metrics": current,
         "figures": figures(current, before),
+        "discounts": discounts,
+        "discount_figures": discount_figures(discounts, discounts_before),
         "points": points,
         "timeline_svg": charts.timeline_svg(points, unit=current.series_unit),
         "funnel_svg": charts.funnel_svg(
