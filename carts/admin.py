@@ -12,7 +12,12 @@ from decimal import Decimal
 from django.contrib import admin, messages
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
+from carts.db.document import cart_document
+from carts.db.statements import cart_lines_read
+from carts.discount_admin import Echo, csv_cell  # and registers the discount codes
+from carts.domain import CartState
 from carts.guest_sessions import guest_session_verify
 from carts.models import Cart, CartItem, Product
 from carts.selectors import carts_with_figures
@@ -126,11 +131,36 @@ class CartItemInline(admin.TabularInline):
         return False
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a stream."""
+CODE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
+LINE_ROW = "<tr><td>{} {}</td><td>{}</td><td>{}</td></tr>"
 
-    def write(self, value: str) -> str:
-        return value
+
+def discounts_html(document: dict) -> str:
+    """The cart document's codes (what each takes off, or why not) and each line's discount."""
+    codes = format_html_join(
+        "",
+        CODE_ROW,
+        (
+            (c["code"], c["kind"], c["value"], c["amount"], c["applicable"], c["reason"] or "")
+            for c in document["discounts"]
+        ),
+    )
+    lines = format_html_join(
+        "",
+        LINE_ROW,
+        (
+            (i["product"]["sku"], i["product"]["name"], i["line_total"], i["discount"])
+            for i in document["items"]
+        ),
+    )
+    return format_html(
+        '<table class="cart-discounts"><tr><th>code</th><th>kind</th><th>value</th><th>amount'
+        "</th><th>applicable</th><th>reason</th></tr>{}</table>"
+        '<table class="line-discounts"><tr><th>line</th><th>line total</th><th>discount</th>'
+        "</tr>{}</table>",
+        codes,
+        lines,
+    )
 
 
 CSV_HEADER = [
@@ -146,15 +176,6 @@ CSV_HEADER = [
     "checked_out_at",
     "total",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet cannot run: text starting like a formula gets a leading quote."""
-    if value is None:
-        return ""
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 @admin.register(Cart)
@@ -188,6 +209,9 @@ class CartAdmin(admin.ModelAdmin):
         "total_quantity",
         "subtotal",
         "total",
+        "discounts",
+        "discount_total",
+        "estimated_total",
         "version",
         "created_at",
         "updated_at",
@@ -235,6 +259,26 @@ class CartAdmin(admin.ModelAdmin):
     def last_activity(self, cart: Cart):
         return cart.updated_at
 
+    @staticmethod
+    def _document(cart: Cart) -> dict:
+        """The cart as its owner sees it, discounts included (read once per page)."""
+        if not hasattr(cart, "_admin_document"):
+            cart._admin_document = cart_document(CartState(cart, cart_lines_read(cart=cart)))
+        return cart._admin_document
+
+    @admin.display(description="discounts")
+    def discounts(self, cart: Cart) -> str:
+        document = self._document(cart)
+        return discounts_html(document) if document["discounts"] else "None"
+
+    @admin.display(description="discount total")
+    def discount_total(self, cart: Cart) -> str:
+        return f"{self._document(cart)['discount_total']} {cart.currency}"
+
+    @admin.display(description="estimated total")
+    def estimated_total(self, cart: Cart) -> str:
+        return f"{self._document(cart)['estimated_total']} {cart.currency}"
+
     def has_add_permission(self, request):
         return False
 
@@ -248,7 +292,7 @@ class CartAdmin(admin.ModelAdmin):
     def export_csv(self, request, queryset):
         """Stream the carts, one row each, so a large export is never held in memory."""
         admin_log.info("admin: carts exported", extra={"user_id": str(request.user.pk)})
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
 
         def rows():
             yield writer.writerow(CSV_HEADER)
