@@ -14,9 +14,11 @@ from carts.domain import CartOwner, cart_etag
 from carts.models import (
     AttemptStatus,
     Cart,
+    CartDiscount,
     CartItem,
     CartStatus,
     CheckoutAttempt,
+    DiscountCode,
     Product,
     StockReservation,
 )
@@ -80,6 +82,7 @@ class Attempt:
     lines: Lines
     version: int  # the cart's version and ETag when it was reserved: a release keeps them
     etag: str
+    codes: tuple[int, ...] = ()  # the discount codes on the cart, each holding a use
     status: str = RESERVED
 
 
@@ -90,7 +93,9 @@ class Shopper:
     owner: CartOwner
     active: Lines | None = None  # None: no active (or checking-out) cart
     ever_had_items: bool = False  # the active cart's first_item_added_at is set
+    codes: list[int] = field(default_factory=list)  # the discount codes on the current cart
     abandoned: list[Lines] = field(default_factory=list)
+    abandoned_codes: list[list[int]] = field(default_factory=list)
     reserved: Attempt | None = None  # the cart is checking out
     last_key: str = ""  # the Idempotency-Key of the shopper's last reserve
     completed_keys: dict[str, UUID] = field(default_factory=dict)  # key: its checked-out cart
@@ -100,8 +105,9 @@ class Shopper:
         if self.active is None:
             if self.abandoned:
                 self.active, self.ever_had_items = self.abandoned.pop(), True
+                self.codes = self.abandoned_codes.pop()
             else:
-                self.active, self.ever_had_items = {}, False
+                self.active, self.ever_had_items, self.codes = {}, False, []
 
 
 def _columns(model, names: list[str]) -> list[tuple[str, object]]:
@@ -130,12 +136,18 @@ SNAPSHOT_TABLES = {
             "checked_out_at",
             "updated_at",
             "first_item_added_at",
+            "discount_count",
         ],
     ),
     "lines": (CartItem, ["id", "cart_id", "product_id", "quantity", "unit_price"]),
     "products": (Product, ["id", "price", "currency", "stock", "is_active"]),
     "attempts": (CheckoutAttempt, ["id", "cart_id", "status", "payment", "total"]),
     "reservations": (StockReservation, ["attempt_id", "product_id", "quantity"]),
+    "codes": (
+        DiscountCode,
+        ["id", "value", "is_active", "max_uses", "times_used", "uses_held", "discounted_total"],
+    ),
+    "cart_codes": (CartDiscount, ["id", "cart_id", "code_id", "amount"]),
 }
 SNAPSHOT = {name: _columns(*table) for name, table in SNAPSHOT_TABLES.items()}
 
@@ -162,6 +174,8 @@ class Snapshot:
     lines: dict
     products: dict
     attempts: dict
+    codes: dict
+    cart_codes: dict
     reservations: dict  # (attempt id, product id): units
 
     @classmethod
@@ -214,6 +228,15 @@ class Snapshot:
             "checked_out_at": cart["checked_out_at"],
             "updated_at": cart["updated_at"],
             "lines": self.lines_of(cart_id),
+            "codes": self.codes_of(cart_id),
+        }
+
+    def codes_of(self, cart_id) -> dict[int, Decimal | None]:
+        """The discount codes on the cart: code id to the amount kept at checkout (or None)."""
+        return {
+            row["code_id"]: row["amount"]
+            for row in self.cart_codes.values()
+            if row["cart_id"] == cart_id
         }
 
     def faults(self, cart_id) -> list[int]:
@@ -232,7 +255,15 @@ class Snapshot:
         """All but the carts' last activity and the attempts not in `attempt_ids`."""
         carts = {cart_id: {**cart, "updated_at": None} for cart_id, cart in self.carts.items()}
         attempts = {key: self.attempts[key] for key in attempt_ids}
-        return carts, self.lines, self.products, attempts, self.reservations
+        return (
+            carts,
+            self.lines,
+            self.products,
+            attempts,
+            self.reservations,
+            self.codes,
+            (self.cart_codes),
+        )
 
 
 def owner_key(cart: dict) -> str:

@@ -3,7 +3,8 @@
 A Hypothesis state machine drives `carts.services` for three signed-in users and two guests
 over four products (one priced in another currency): adds, quantity changes, removals, clears,
 checkouts and merges, with and without `If-Match`; staff changes to stock, price and sale
-status; the idle-cart job and a shopper coming back. Checkout runs against a payment service
+status; discount codes applied and removed, and staff changing them; the idle-cart job and a
+shopper coming back. Checkout runs against a payment service
 on loopback (`PaymentStub`, the contract in integrations/payments.py), whole or in phases:
 
 - `checkout`: the one-shot `cart_checkout`, its payment approved, refused (402), authorised
@@ -38,7 +39,13 @@ attempt, and after every step checks the database (read in one statement) agains
   one whose answer was lost until the sweeper voids it;
 - a cart's version never goes down, and goes up whenever its lines or status change, except
   that reserving and releasing keep it: a released cart is as it was, lines, version and ETag;
-- a checked-out or merged cart never changes again.
+- a checked-out or merged cart never changes again;
+- each current cart holds exactly the discount codes the model expects; every cart's lines'
+  discounts add up to its `discount_total`, `estimated_total` is `subtotal - discount_total`
+  and never negative, and a checked-out cart's `total` is it; an attempt's total is its
+  subtotal less its codes' amounts; each code's `times_used` is the completed checkouts that
+  used it, `uses_held` the reserved ones holding it, together never above `max_uses`, and its
+  `discounted_total` the amounts of its checked-out carts.
 
 Each example starts from an empty database. The normal suite runs a fixed set of examples;
 `make fuzz` (HYPOTHESIS_PROFILE=fuzz) runs many more, random ones.
@@ -70,13 +77,16 @@ from hypothesis.stateful import (
 from addtocart.api.problems import DomainError
 from carts import selectors, services
 from carts.api.serializers import CartOutput
+from carts.db.document import cart_document
 from carts.domain import CartOwner, CartState
 from carts.models import (
     CURRENT_STATUSES,
     Cart,
+    CartDiscount,
     CartItem,
     CartStatus,
     CheckoutAttempt,
+    DiscountCode,
     IdempotencyRecord,
     PaymentState,
     Product,
@@ -111,6 +121,16 @@ PRODUCTS = [  # sku, price, currency, stock
     ("P4", Decimal("5.00"), "USD", 10),
 ]
 PRICES = [Decimal("0.10"), Decimal("1.99"), Decimal("10.00"), Decimal("33.33")]
+MAX_CODES = 2
+CODES = [  # code, its terms, the products (by index) it is limited to
+    ("TEN", {"kind": "percentage", "value": Decimal("10"), "max_uses": 2}, []),
+    (
+        "FIVE",
+        {"kind": "fixed_amount", "value": Decimal("5"), "currency": "EUR", "min_subtotal": 10},
+        [0],
+    ),
+    ("HALF", {"kind": "percentage", "value": Decimal("50"), "max_uses_per_customer": 1}, []),
+]
 UNKNOWN_ITEM = 999_999_999
 STALE_ETAG = '"00000000000000000000000000000000.1"'
 CENT = Decimal("0.01")
@@ -118,6 +138,13 @@ CENT = Decimal("0.01")
 PHASES = {CartStatus.ACTIVE, CartStatus.CHECKING_OUT}
 # Why a change to a cart being checked out may be refused: it is, or the request is wrong.
 WHILE_CHECKING_OUT = {"checkout_in_progress", "precondition_failed", "line_quantity_limit"}
+CODE = st.integers(0, len(CODES) - 1)
+CODE_CHANGE = st.one_of(
+    st.tuples(st.just("value"), st.sampled_from([Decimal("1"), Decimal("10"), Decimal("100")])),
+    st.tuples(st.just("is_active"), st.booleans()),
+    st.tuples(st.just("max_uses"), st.sampled_from([None, 0, 1, 2, 3])),
+    st.tuples(st.just("ends_at"), st.sampled_from([None, "past"])),
+)
 # A checkout refused for its payment was reserved, then released: the cart is as it was.
 PAYMENT_FAILED = {
     "payment_refused": PaymentState.REFUSED,
@@ -168,8 +195,10 @@ class CartMachine(RuleBasedStateMachine):
             StockReservation,
             CheckoutAttempt,
             IdempotencyRecord,
+            CartDiscount,
             CartItem,
             Cart,
+            DiscountCode,
             Product,
             get_user_model(),
         ):
@@ -187,6 +216,12 @@ class CartMachine(RuleBasedStateMachine):
             )
             self.product_ids.append(product.pk)
             self.price[product.pk], self.start[product.pk] = price, stock
+        self.code_ids = []
+        for code, terms, products in CODES:
+            made = DiscountCode.objects.create(code=code, **terms)
+            made.products.set([self.product_ids[n] for n in products])
+            self.code_ids.append(made.pk)
+        self.used: Counter = Counter()  # code id: the completed checkouts that used it
         self.attempts: list[Attempt] = []
         self.keys = 0
         self.versions: dict = {}
@@ -262,10 +297,14 @@ class CartMachine(RuleBasedStateMachine):
         )
         return line["product_id"]
 
-    def _close(self, shopper: Shopper, cart_id) -> None:
+    def _close(self, shopper: Shopper, cart_id, codes_left: list[int] | None = None) -> None:
+        """The cart is checked out (with the shopper's codes) or merged (`codes_left`: the
+        codes that stayed on the guest's cart)."""
         self.closed[cart_id] = self.now.record(cart_id)
         assert self.closed[cart_id]["lines"] == shopper.active
-        shopper.active, shopper.ever_had_items = None, False
+        kept = shopper.codes if codes_left is None else codes_left
+        assert set(self.closed[cart_id]["codes"]) == set(kept)
+        shopper.active, shopper.ever_had_items, shopper.codes = None, False, []
 
     def _shopper_of(self, cart_id) -> Shopper:
         key = owner_key(self.now.carts[cart_id])
@@ -281,8 +320,12 @@ class CartMachine(RuleBasedStateMachine):
         assert self.now.attempts[attempt_id]["cart_id"] == cart_id
         assert not self.before.faults(cart_id), "a line at fault was checked out"
         cart, lines = self.before.carts[cart_id], self.before.lines_of(cart_id)
-        assert self.now.attempts[attempt_id]["total"] == subtotal(lines)
-        attempt = Attempt(attempt_id, cart_id, key, lines, cart["version"], etag_of(cart))
+        charged = self.now.codes_of(cart_id)
+        assert None not in charged.values(), "a code's amount was not kept at checkout"
+        expected = max(subtotal(lines) - sum(charged.values(), Decimal("0")), Decimal("0"))
+        assert self.now.attempts[attempt_id]["total"] == expected
+        version, etag = cart["version"], etag_of(cart)
+        attempt = Attempt(attempt_id, cart_id, key, lines, version, etag, tuple(charged))
         self.attempts.append(attempt)
         return attempt
 
@@ -319,12 +362,15 @@ class CartMachine(RuleBasedStateMachine):
         shopper = self._shopper_of(attempt.cart_id)
         attempt.status, shopper.reserved = COMPLETED, None
         self.sold.update({pk: quantity for pk, (quantity, _) in attempt.lines.items()})
+        self.used.update(attempt.codes)
         if attempt.request_key:
             shopper.completed_keys[attempt.request_key] = attempt.cart_id
         self._close(shopper, attempt.cart_id)
         closed = self.closed[attempt.cart_id]
         assert closed["status"] == CartStatus.CHECKED_OUT
-        assert closed["total"] == subtotal(closed["lines"]) == subtotal(attempt.lines)
+        off = sum(closed["codes"].values(), Decimal("0"))
+        assert closed["total"] == max(subtotal(attempt.lines) - off, Decimal("0"))
+        assert closed["lines"] == attempt.lines
         assert self.now.attempts[attempt.id]["status"] == COMPLETED
 
     def _released(self, attempt: Attempt, payment: str) -> None:
@@ -338,6 +384,7 @@ class CartMachine(RuleBasedStateMachine):
         assert (state.cart.pk, state.cart.status) == (attempt.cart_id, CartStatus.ACTIVE)
         assert (state.cart.version, state.etag) == (attempt.version, attempt.etag)
         assert self.now.lines_of(attempt.cart_id) == attempt.lines == shopper.active
+        assert self.now.codes_of(attempt.cart_id) == dict.fromkeys(attempt.codes)
 
     # Shoppers -----------------------------------------------------------------------
 
@@ -425,7 +472,10 @@ class CartMachine(RuleBasedStateMachine):
         code = self.refused.code if self.refused else None
         if code == "checkout_conflict":
             (cart_id,) = self.before.active_cart_ids(s.owner)
-            assert self.before.faults(cart_id), "a cart with no line at fault was refused"
+            faulty_codes = {fault["code"] for fault in self.refused.extra["discounts"]}
+            on_cart = {CODES[self.code_ids.index(pk)][0] for pk in self.before.codes_of(cart_id)}
+            assert faulty_codes <= on_cart, "checkout refused a code not on the cart"
+            assert self.before.faults(cart_id) or faulty_codes, "a cart with no fault was refused"
         if not ok and code not in PAYMENT_FAILED:
             return
         assert s.reserved is None, "a cart being checked out was checked out again"
@@ -511,8 +561,10 @@ class CartMachine(RuleBasedStateMachine):
             held = u.active.get(product_id, (0, None))[0]
             u.active[product_id] = (min(held + quantity, MAX_QUANTITY), self.price[product_id])
         u.ever_had_items = u.ever_had_items or bool(g.active)
+        moving = [pk for pk in g.codes if pk not in u.codes][: MAX_CODES - len(u.codes)]
+        u.codes += moving
         (cart_id,) = self.before.active_cart_ids(g.owner)
-        self._close(g, cart_id)
+        self._close(g, cart_id, codes_left=[pk for pk in g.codes if pk not in moving])
         assert self.closed[cart_id]["status"] == CartStatus.MERGED
 
     @precondition(lambda self: any(s.abandoned for s in self.shoppers))
@@ -607,6 +659,55 @@ class CartMachine(RuleBasedStateMachine):
             assert self.now.attempts[pk]["payment"] == PaymentState.VOIDED
         STATS["expire: voided"] += len(lost)
 
+    # Discount codes -----------------------------------------------------------------
+
+    @rule(shopper=SHOPPER, code=CODE, if_match=IF_MATCH)
+    def apply_code(self, shopper, code, if_match):
+        s, code_id, spelling = self.shoppers[shopper], self.code_ids[code], CODES[code][0]
+        etag = self._if_match(s, if_match)
+        if not self._attempt(
+            self._named("apply", s),
+            lambda: services.cart_discount_apply(
+                owner=s.owner, code=spelling.lower(), if_match=etag
+            ),
+        ):
+            return
+        assert s.reserved is None, "a code went on a cart being checked out"
+        assert s.active is not None, "a code went on no cart"
+        if code_id in s.codes:
+            assert self.now == self.before, "applying a code already on the cart changed data"
+            return
+        s.codes.append(code_id)
+        shown = {c["code"]: c for c in cart_document(self.result)["discounts"]}
+        assert shown[spelling]["applicable"], "a code was applied that does not apply"
+
+    @rule(pick=BUYER, code=CODE)
+    def remove_code(self, pick, code):
+        """Mostly a code on the shopper's cart (if any shopper holds one), else any code."""
+        holders = [s for s in self.shoppers if s.codes]
+        s = holders[pick % len(holders)] if holders and pick % 4 else self.shoppers[pick % 5]
+        if s.codes and pick % 4:
+            code = self.code_ids.index(s.codes[pick % len(s.codes)])
+        code_id = self.code_ids[code]
+        if self._attempt(
+            self._named("remove code", s),
+            lambda: services.cart_discount_remove(owner=s.owner, code=CODES[code][0]),
+        ):
+            assert code_id in s.codes, "a code not on the cart was removed"
+            s.codes.remove(code_id)
+
+    @rule(code=CODE, change=CODE_CHANGE)
+    def staff_changes_code(self, code, change):
+        field_name, value = change
+        if field_name == "ends_at" and value == "past":
+            value = timezone.now() - timedelta(seconds=1)
+        self._attempt(
+            f"code {field_name}",
+            lambda: services.discount_code_update(
+                code_id=self.code_ids[code], fields={field_name: value}
+            ),
+        )
+
     # Staff and jobs -----------------------------------------------------------------
 
     @rule(product=PRODUCT, change=STAFF_CHANGE)
@@ -647,7 +748,8 @@ class CartMachine(RuleBasedStateMachine):
             assert marked == [len(idle)]
             for s in idle:
                 s.abandoned.append(s.active)
-                s.active, s.ever_had_items = None, False
+                s.abandoned_codes.append(s.codes)
+                s.active, s.ever_had_items, s.codes = None, False, []
 
     # Invariants ---------------------------------------------------------------------
 
@@ -692,6 +794,28 @@ class CartMachine(RuleBasedStateMachine):
             else:
                 assert s.reserved is None, s.owner.key
 
+        for s in self.shoppers:
+            current = now.cart_ids(s.owner, CURRENT_STATUSES)
+            held = set(now.codes_of(current[0])) if current else set()
+            assert held == set(s.codes), f"{s.owner.key} holds codes {held}, not {s.codes}"
+            if current:
+                assert now.carts[current[0]]["discount_count"] == len(s.codes), s.owner.key
+        holding = Counter(pk for attempt in self._reserved() for pk in attempt.codes)
+        for code_id, code in now.codes.items():
+            assert (code["times_used"], code["uses_held"]) == (
+                self.used[code_id],
+                holding[code_id],
+            ), code
+            if code["max_uses"] is not None:
+                assert code["times_used"] + code["uses_held"] <= code["max_uses"], code
+            sold = [
+                row["amount"]
+                for row in now.cart_codes.values()
+                if row["code_id"] == code_id
+                and now.carts[row["cart_id"]]["status"] == CartStatus.CHECKED_OUT
+            ]
+            assert code["discounted_total"] == sum(sold, Decimal("0")), code
+
         for cart_id, version in self.versions.items():
             assert now.carts[cart_id]["version"] >= version, "a cart's version went down"
         self.versions = {cart_id: cart["version"] for cart_id, cart in now.carts.items()}
@@ -720,6 +844,13 @@ class CartMachine(RuleBasedStateMachine):
                 product_id: quantity for product_id, (quantity, _) in lines.items()
             }, "the cart's last event is not the cart as it is"
             assert body["subtotal"] == str(subtotal(lines).quantize(CENT)), (body, lines)
+            off = Decimal(body["discount_total"])
+            shares = sum((Decimal(item["discount"]) for item in body["items"]), Decimal("0"))
+            assert shares == off, body
+            estimated = Decimal(body["estimated_total"])
+            assert estimated == max(subtotal(lines) - off, Decimal("0")) >= 0, body
+            if body["status"] == CartStatus.CHECKED_OUT:
+                assert Decimal(body["total"]) == estimated, body
             assert body["total_quantity"] == sum(quantity for quantity, _ in lines.values())
             assert {
                 item["product"]["id"]: (item["quantity"], item["unit_price"], item["line_total"])
@@ -750,12 +881,16 @@ REACHED = (
         f"{change} (checking out): checkout_in_progress"
         for change in ("add", "update", "remove", "clear")
     ),
+    ("apply: ok",),
+    ("apply: discount_code_invalid",),
+    ("remove code: ok",),
 )
 
 
 def test_cart_invariants_hold_under_random_sequences(transactional_db, settings, capsys):
     settings.CART_MAX_QUANTITY_PER_LINE = MAX_QUANTITY
     settings.CART_MAX_LINES = MAX_LINES
+    settings.CART_MAX_DISCOUNT_CODES = MAX_CODES
     settings.BREAKER_MIN_CALLS = 10**9  # lost answers (500) must not open the breaker
     with connection.cursor() as cursor:  # every step commits: do not wait for the disk
         cursor.execute("SET synchronous_commit TO OFF")
