@@ -21,7 +21,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from carts.domain import CartLine
+from carts.domain import CartLine, CodeTerms, Reason
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
@@ -63,39 +63,6 @@ def discount_shares(
         shares[n] += taken
         left -= taken
     return shares
-
-
-class Reason(StrEnum):
-    """Why a code does not apply (the API's `reason`)."""
-
-    NOT_FOUND = "not_found"  # unknown or inactive: one answer for both
-    NOT_STARTED = "not_started"
-    EXPIRED = "expired"
-    USAGE_LIMIT_REACHED = "usage_limit_reached"
-    SIGN_IN_REQUIRED = "sign_in_required"  # a code limited per customer, on a guest's cart
-    MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
-    NOT_APPLICABLE = "not_applicable"  # no line is eligible
-    CURRENCY_MISMATCH = "currency_mismatch"
-
-
-class CodeTerms(NamedTuple):
-    """A code as read with a cart (carts/db/discounts.py): its terms, whether the cart's
-    owner may still use it, and, once the cart's checkout began, what it took off."""
-
-    id: int
-    code: str
-    kind: str
-    value: Decimal
-    currency: str
-    min_subtotal: Decimal | None
-    product_ids: frozenset[int]  # empty: every product
-    starts_at: datetime | None
-    ends_at: datetime | None
-    is_active: bool
-    uses_left: bool  # max_uses not reached by the uses counted and held
-    customer_refusal: Reason | None  # the owner's own limit: reached, or a guest's cart
-    charged: Decimal | None = None  # set at checkout: the amount, and each line's share
-    charged_shares: dict[int, Decimal] | None = None
 
 
 class CodeOutcome(NamedTuple):

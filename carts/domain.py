@@ -6,11 +6,12 @@ No database access and no rules here: services, selectors and the API pass these
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from carts.discounts import CodeTerms
     from carts.models import Cart, CartItem
 
 
@@ -56,6 +57,39 @@ class RenderedLines(NamedTuple):
     items_json: str
     quantity: int
     subtotal: Decimal
+
+
+class Reason(StrEnum):
+    """Why a code does not apply (the API's `reason`)."""
+
+    NOT_FOUND = "not_found"  # unknown or inactive: one answer for both
+    NOT_STARTED = "not_started"
+    EXPIRED = "expired"
+    USAGE_LIMIT_REACHED = "usage_limit_reached"
+    SIGN_IN_REQUIRED = "sign_in_required"  # a code limited per customer, on a guest's cart
+    MIN_SUBTOTAL_NOT_MET = "min_subtotal_not_met"
+    NOT_APPLICABLE = "not_applicable"  # no line is eligible
+    CURRENCY_MISMATCH = "currency_mismatch"
+
+
+class CodeTerms(NamedTuple):
+    """A code as read with a cart (carts/db/discounts.py): its terms, whether the cart's
+    owner may still use it, and, once the cart's checkout began, what it took off."""
+
+    id: int
+    code: str
+    kind: str
+    value: Decimal
+    currency: str
+    min_subtotal: Decimal | None
+    product_ids: frozenset[int]  # empty: every product
+    starts_at: datetime | None
+    ends_at: datetime | None
+    is_active: bool
+    uses_left: bool  # max_uses not reached by the uses counted and held
+    customer_refusal: Reason | None  # the owner's own limit: reached, or a guest's cart
+    charged: Decimal | None = None  # set at checkout: the amount, and each line's share
+    charged_shares: dict[int, Decimal] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,7 @@ from addtocart.api.schema import ProblemOutput
 from addtocart.api.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
 from carts.db.discounts import cart_codes_read
 from carts.db.document import cart_document
-from carts.discounts import Reason
-from carts.domain import CartLine, CartState
+from carts.domain import CartLine, CartState, Reason
 from carts.models import Cart, CartItem, DiscountKind, Product
 
 

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.db.models import F, Q
 
-from carts.discounts import CodeTerms, Discounts, Reason
+from carts.discounts import Discounts
+from carts.domain import CodeTerms, Reason
 from carts.models import Cart, CartDiscount, CartStatus, DiscountCode
 
 # What a list of carts prefetches for `cart_codes_read(..., loaded=True)`.

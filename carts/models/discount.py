@@ -116,8 +116,13 @@ class CartDiscount(models.Model):
     to amount) and the code's terms are kept as charged; while the cart is active they are
     computed afresh."""
 
-    cart = models.ForeignKey(Cart, on_delete=models.CASCADE, related_name="discounts")
-    code = models.ForeignKey(DiscountCode, on_delete=models.PROTECT, related_name="cart_uses")
+    # Indexed by the (cart, code) constraint and `cart_discount_code_idx`, not each alone.
+    cart = models.ForeignKey(
+        Cart, on_delete=models.CASCADE, related_name="discounts", db_index=False
+    )
+    code = models.ForeignKey(
+        DiscountCode, on_delete=models.PROTECT, related_name="cart_uses", db_index=False
+    )
     added_at = models.DateTimeField(default=timezone.now)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     line_shares = models.JSONField(default=dict, blank=True)

@@ -15,8 +15,8 @@ from django.utils import timezone
 from carts import errors
 from carts.db import discounts as codes
 from carts.db import statements
-from carts.discounts import Reason, code_refusal
-from carts.domain import CartOwner, CartState
+from carts.discounts import code_refusal
+from carts.domain import CartOwner, CartState, Reason
 from carts.models import CartDiscount
 from carts.services.common import check_not_checking_out, check_precondition, touch
 from carts.services.events import cart_event

@@ -3,8 +3,7 @@
 from typing import Any
 
 from carts.db.document import cart_document
-from carts.discounts import CodeTerms
-from carts.domain import CartLine, CartState, LineEvent
+from carts.domain import CartLine, CartState, CodeTerms, LineEvent
 from carts.models import Cart
 from events.models import EventType
 from events.outbox import event_record

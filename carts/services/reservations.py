@@ -19,8 +19,8 @@ from addtocart.observability import metrics
 from carts import errors, selectors
 from carts.db import discounts as codes
 from carts.db import statements
-from carts.discounts import Discounts, Reason, code_faults, discounts_evaluate
-from carts.domain import CartLine, CartOwner, CartState
+from carts.discounts import Discounts, code_faults, discounts_evaluate
+from carts.domain import CartLine, CartOwner, CartState, Reason
 from carts.models import (
     AttemptStatus,
     Cart,
