@@ -94,10 +94,20 @@ class Data:
             n: callers(seed.shoppers(f"cart{n}", USERS, products, n)) for n in (1, 10, 50)
         }
         self.patch = seed.shoppers("patch", 100, products, lines=10)
+        # The same, their carts holding a discount code.
+        self.code_shoppers = seed.shoppers("codeshopper", USERS, products)
+        self.code_cart = callers(seed.shoppers("codecart10", USERS, products, 10))
+        for name in ("codeshopper", "codecart10"):
+            seed.code_on_carts(name)
         self.pools = 0  # pools seeded afresh for a run (DELETE, checkout)
         # Requests per second of the scenarios whose pools are sized on a rate (PATCH's for
         # DELETE's), guessed high until measured (bench/run.py sets them).
-        self.rates = {"patch": 500.0, "checkout": 400.0, "checkout_paid": 100.0}
+        self.rates = {
+            "patch": 500.0,
+            "checkout": 400.0,
+            "checkout_code": 400.0,
+            "checkout_paid": 100.0,
+        }
         analyze()
 
     def fresh_carts(self, pool: list[tuple], name: str) -> Path:
@@ -109,6 +119,12 @@ class Data:
 
     def add_guest(self, seconds: float) -> Path:
         return self.fresh_carts(self.guests, "guests")
+
+    def add_user_code(self, seconds: float) -> Path:
+        return self.fresh_carts(self.code_shoppers, "code_shoppers")
+
+    def cart_with_code(self, seconds: float) -> Path:
+        return self.seed.write_pool(POOLS / "code_cart10.txt", self.code_cart)
 
     def cart(self, lines: int) -> Callable[[float], Path]:
         return lambda seconds: self.seed.write_pool(POOLS / f"cart{lines}.txt", self.carts[lines])
@@ -127,8 +143,9 @@ class Data:
         return self.seed.write_pool(POOLS / "delete.txt", pool, shuffle=True)
 
     def checkout(self, name: str) -> Callable[[float], Path]:
-        """Fresh shoppers with filled carts, each checked out once: three times as many as the
-        scenario's last rate would check out."""
+        """Fresh shoppers with filled carts (holding a discount code for a name ending in
+        `_code`), each checked out once: three times as many as the scenario's last rate would
+        check out."""
 
         def prepare(seconds: float) -> Path:
             count = max(500, math.ceil(self.rates[name] * seconds * 3))
@@ -136,6 +153,8 @@ class Data:
             pool = self.seed.checkout_carts(
                 f"{name}{self.pools}", count, self.products[:ADD_PRODUCTS], CHECKOUT_LINES
             )
+            if name.endswith("_code"):
+                self.seed.code_on_carts(f"{name}{self.pools}")
             analyze()
             return self.seed.write_pool(POOLS / f"{name}.txt", pool)
 

@@ -227,6 +227,12 @@ def scenarios(data: Data) -> list[Scenario]:
         Scenario("write", "In-stack: DRF PK SELECT + UPDATE", "write"),
         Scenario("add_user", "POST cart/items/, signed in", "add", prepare=data.add_user),
         Scenario("add_guest", "POST cart/items/, guest", "add", prepare=data.add_guest),
+        Scenario(
+            "add_user_code",
+            "POST cart/items/, signed in, the cart holding a discount code",
+            "add",
+            prepare=data.add_user_code,
+        ),
         *(
             Scenario(
                 f"get_cart_{n}",
@@ -238,6 +244,14 @@ def scenarios(data: Data) -> list[Scenario]:
             )
             for n in (1, 10, 50)
         ),
+        Scenario(
+            "get_cart_10_code",
+            "GET cart/, 10 lines and a discount code",
+            "get",
+            "/api/v1/cart/",
+            data.cart_with_code,
+            kind="read",
+        ),
         Scenario("patch", "PATCH cart/items/{id}/ quantity", "patch", prepare=data.update),
         Scenario("delete", "DELETE cart/items/{id}/", "delete", prepare=data.delete),
         # Each shopper checks out once, a cart of 3 lines filled beforehand.
@@ -246,6 +260,12 @@ def scenarios(data: Data) -> list[Scenario]:
             "POST cart/checkout/, 3 lines, no payment service",
             "checkout",
             prepare=data.checkout("checkout"),
+        ),
+        Scenario(
+            "checkout_code",
+            "POST cart/checkout/, 3 lines and a discount code, no payment service",
+            "checkout",
+            prepare=data.checkout("checkout_code"),
         ),
         Scenario(
             "checkout_paid",

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 
 from carts.guest_sessions import guest_session_issue, guest_session_verify
-from carts.models import Cart, CartItem, Product
+from carts.models import Cart, CartDiscount, CartItem, DiscountCode, Product
 
 User = get_user_model()
 STOCK = 1_000_000_000
@@ -75,6 +75,17 @@ def checkout_carts(name: str, count: int, products: list[Product], lines: int) -
         for product in rng.sample(products, lines)
     )
     return [("Authorization", f"Bearer {AccessToken.for_user(user)}", "") for user in users]
+
+
+def code_on_carts(name: str) -> None:
+    """Put a discount code (10 % off every line, no limit of uses) on the active carts of the
+    users `shoppers` or `checkout_carts` seeded as `name`."""
+    code, _ = DiscountCode.objects.get_or_create(
+        code="BENCH10", defaults={"kind": "percentage", "value": Decimal("10")}
+    )
+    carts = list(Cart.objects.filter(user__username__startswith=f"bench-{name}-", status="active"))
+    CartDiscount.objects.bulk_create(CartDiscount(cart=cart, code=code) for cart in carts)
+    Cart.objects.filter(pk__in=[cart.pk for cart in carts]).update(discount_count=1)
 
 
 def guests(count: int) -> list[tuple]:
