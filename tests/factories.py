@@ -101,3 +101,14 @@ def cart_get_active(*, owner: CartOwner, queryset: QuerySet[Cart] | None = None)
 
 def cart_items_prefetch() -> Prefetch:
     return Prefetch("items", queryset=CartItem.objects.select_related("product"))
+
+
+class DiscountCodeFactory(factory.django.DjangoModelFactory):
+    """A percentage code, 10 % off every product; `kind="fixed_amount"` wants a `currency`."""
+
+    class Meta:
+        model = "carts.DiscountCode"
+
+    code = factory.Sequence(lambda n: f"CODE{n:05d}")
+    kind = "percentage"
+    value = Decimal("10.00")

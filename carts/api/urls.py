@@ -1,11 +1,13 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from carts.api.discount_codes import DiscountCodeViewSet
 from carts.api.views import CartViewSet, ProductViewSet, StaffCartViewSet
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("carts", StaffCartViewSet, basename="staff-cart")
+router.register("discount-codes", DiscountCodeViewSet, basename="discount-code")
 
 cart_urls = [
     path("", CartViewSet.as_view({"get": "retrieve", "delete": "clear"}), name="cart"),
