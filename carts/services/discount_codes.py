@@ -8,7 +8,7 @@ saving so that the API and the admin refuse the same codes with the same message
 import secrets
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -34,8 +34,14 @@ def _save(code: DiscountCode, product_ids: list[int] | None) -> DiscountCode:
     try:
         code.full_clean()
     except ValidationError as invalid:
+        found = invalid.error_dict.get(NON_FIELD_ERRORS, [])
+        if any(error.code == "discount_code_taken" for error in found):
+            raise errors.DiscountCodeTaken(f"A code {code.code!r} exists.") from None
+        messages = dict(invalid.message_dict)
+        if NON_FIELD_ERRORS in messages:  # named as DRF names them, as the API's other errors
+            messages["non_field_errors"] = messages.pop(NON_FIELD_ERRORS)
         raise errors.DiscountCodeRejected(
-            "The discount code is not valid; see `errors`.", errors=invalid.message_dict
+            "The discount code is not valid; see `errors`.", errors=messages
         ) from None
     products = _products(product_ids) if product_ids is not None else None
     try:

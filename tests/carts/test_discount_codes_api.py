@@ -138,12 +138,6 @@ def test_unknown_product_ids_400(staff_api, product):
     assert not DiscountCode.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discount_code_create's full_clean() reports the case-insensitive unique constraint "
-    "as a 400 (DiscountCodeRejected) before the IntegrityError that raises DiscountCodeTaken "
-    "(carts/services/discount_codes.py, _save)",
-)
 @pytest.mark.parametrize("spelling", ["SPRING10", "spring10", "Spring10"])
 def test_a_code_spelt_the_same_in_any_case_409(staff_api, db, spelling):
     DiscountCodeFactory(code="SPRING10")
@@ -266,7 +260,6 @@ def test_max_uses_cannot_go_below_the_uses_counted_and_held(staff_api, db):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="as test_a_code_spelt_the_same_in_any_case_409")
 def test_renaming_to_a_taken_code_409(staff_api, db):
     DiscountCodeFactory(code="TAKEN")
     code = DiscountCodeFactory(code="MINE")

@@ -41,7 +41,7 @@ CHECKS = [
     checks.response_schema_conformance,
     checks.response_headers_conformance,
 ]
-STAFF_PATHS = r"^/api/v1/(products|carts|metrics)/"
+STAFF_PATHS = r"^/api/v1/(products|carts|metrics|discount-codes)/"
 # Requests sent, by identity and operation, and answers by identity and status code:
 # reported at the end of the module.
 CALLS: Counter = Counter()
