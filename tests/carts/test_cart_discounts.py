@@ -72,9 +72,7 @@ def shopper():
 @pytest.fixture
 def priced():
     """Three products at 3.33, 3.33 and 3.34: 10 % of them leaves a cent to place."""
-    return [
-        ProductFactory(price=Decimal(price), stock=100) for price in ("3.33", "3.33", "3.34")
-    ]
+    return [ProductFactory(price=Decimal(price), stock=100) for price in ("3.33", "3.33", "3.34")]
 
 
 def test_a_percentage_code_discounts_each_line_and_the_cents_add_up(shopper, priced):
