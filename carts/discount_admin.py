@@ -20,7 +20,6 @@ from django.core.exceptions import PermissionDenied
 from django.core.validators import RegexValidator
 from django.db.models import F, Max, Q, QuerySet
 from django.http import HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
-from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -122,29 +121,6 @@ class BatchFilter(admin.SimpleListFilter):
         return queryset
 
 
-# Templates kept here, beside the only views that use them.
-
-CHANGE_LIST = engines["django"].from_string(
-    """{% extends "admin/change_list.html" %}{% block object-tools-items %}
-{% if export_url %}<li><a href="{{ export_url }}">Download this batch as CSV</a></li>{% endif %}
-{% if has_add_permission %}<li><a href="{{ generate_url }}">Generate a batch</a></li>{% endif %}
-{{ block.super }}{% endblock %}"""
-)
-BATCH_PAGE = engines["django"].from_string(
-    """{% extends "admin/base_site.html" %}{% load admin_urls static %}
-{% block extrastyle %}{{ block.super }}<link rel="stylesheet" href="{% static "admin/css/forms.css" %}">{% endblock %}
-{% block extrahead %}{{ block.super }}<script src="{% url 'admin:jsi18n' %}"></script>{{ media }}{% endblock %}
-{% block bodyclass %}{{ block.super }} app-carts model-discountcode change-form{% endblock %}
-{% block breadcrumbs %}<div class="breadcrumbs"><a href="{% url 'admin:index' %}">Home</a> &rsaquo;
-<a href="{% url opts|admin_urlname:'changelist' %}">Discount codes</a> &rsaquo; {{ title }}</div>{% endblock %}
-{% block content %}<div id="content-main"><form method="post" id="discount-batch-form" novalidate>
-{% csrf_token %}{% if adminform.form.errors %}<p class="errornote">Please correct the errors below.</p>
-{{ adminform.form.non_field_errors }}{% endif %}
-{% for fieldset in adminform %}{% include "admin/includes/fieldset.html" %}{% endfor %}
-<div class="submit-row"><input type="submit" value="Generate" class="default"></div>
-</form></div>{% endblock %}"""  # noqa: E501
-)
-
 BATCH_TERMS = ["kind", "value", "currency", "min_subtotal", "starts_at", "ends_at"]
 BATCH_TERMS += ["max_uses_per_customer", "products"]
 
@@ -191,7 +167,6 @@ class DiscountCodeAdmin(admin.ModelAdmin):
         ("Use", {"fields": COUNTERS}),
     ]
     actions = ["export_csv", "delete_selected"]
-    change_list_template = CHANGE_LIST
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -323,7 +298,7 @@ class DiscountCodeAdmin(admin.ModelAdmin):
             "adminform": helpers.AdminForm(form, [(None, {"fields": fields})], {}, (), self),
             "media": self.media + form.media,
         }
-        return TemplateResponse(request, BATCH_PAGE, context)
+        return TemplateResponse(request, "admin/carts/discountcode/batch.html", context)
 
     def batch_export_view(self, request):
         if not self.has_view_permission(request):

@@ -1,4 +1,4 @@
-"""Discount code metrics: one definition for the API and the dashboard (issue 19).
+"""Discount code metrics: one definition for the API and the dashboard.
 
 Over the checkouts of a period [start, end): the carts whose `checked_out_at` falls in it,
 whenever they were created (as the checked-out series of carts.analytics, unlike its other
@@ -16,8 +16,8 @@ Two queries whatever the number of carts and codes, a period and the one before 
 dashboard's comparison) together: the totals, over the carts of the periods joined to their
 codes; the codes of the last period ranked both ways, only the top ones read (not asked
 when no checkout of the last period used a code). Both read the carts from
-`cart_checked_out_idx`, and their codes by cart (the foreign key's index, or the unique
-(cart, code) constraint's, which leads with the cart): no further index is needed.
+`cart_checked_out_idx`, and their codes by cart (the unique (cart, code) constraint's index,
+which leads with the cart): no further index is needed.
 """
 
 from dataclasses import dataclass, field

@@ -28,6 +28,7 @@ from carts.models import (
     CartItem,
     CartStatus,
     CheckoutAttempt,
+    DiscountCode,
     Product,
     StockReservation,
     StockSale,
@@ -93,6 +94,12 @@ def cart_list() -> QuerySet[Cart]:
     """Every cart, lines included, for staff."""
     lines = Prefetch("items", queryset=CartItem.objects.select_related("product"))
     return Cart.objects.select_related("user").prefetch_related(lines, *USES_PREFETCH)
+
+
+def discount_code_list() -> QuerySet[DiscountCode]:
+    """Every discount code, newest first, with its products' ids (staff's API)."""
+    products = Prefetch("products", queryset=Product.objects.only("pk").order_by())
+    return DiscountCode.objects.prefetch_related(products).order_by("-created_at", "-id")
 
 
 def product_list(*, include_inactive: bool) -> QuerySet[Product]:

@@ -1,6 +1,6 @@
 """`/api/v1/discount-codes/`: staff write, list and retire discount codes."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -10,9 +10,9 @@ from rest_framework.response import Response
 
 from addtocart.api.permissions import IsStaff
 from addtocart.api.schema import problems
-from carts import services
+from carts import selectors, services
 from carts.api.discount_code_serializers import DiscountCodeInput, DiscountCodeOutput
-from carts.models import DiscountCode, DiscountKind, Product
+from carts.models import DiscountCode, DiscountKind
 
 DELETE_DESCRIPTION = (
     "Deletes a code no cart ever held: 204, no body. A code that was used, is held by a "
@@ -60,8 +60,7 @@ class DiscountCodeViewSet(
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self) -> QuerySet[DiscountCode]:
-        products = Prefetch("products", queryset=Product.objects.only("pk").order_by())
-        return DiscountCode.objects.prefetch_related(products).order_by("-created_at", "-id")
+        return selectors.discount_code_list()
 
     @extend_schema(
         request=DiscountCodeInput,
