@@ -108,7 +108,14 @@ class DiscountCodeFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = "carts.DiscountCode"
+        skip_postgeneration_save = True  # `products` saves the links itself
 
     code = factory.Sequence(lambda n: f"CODE{n:05d}")
     kind = "percentage"
     value = Decimal("10.00")
+
+    @factory.post_generation
+    def products(self, create, extracted, **kwargs):
+        """`products=[...]`: only those products' lines are discounted."""
+        if create and extracted:
+            self.products.set(extracted)

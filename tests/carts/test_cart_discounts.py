@@ -19,7 +19,7 @@ from carts.models import (
 )
 from events.models import Event, EventType
 from tests.conftest import bearer
-from tests.factories import ProductFactory, UserFactory
+from tests.factories import DiscountCodeFactory, ProductFactory, UserFactory
 from tests.schema import assert_ok, assert_problem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_breaker")]
@@ -29,14 +29,6 @@ ITEMS = "/api/v1/cart/items/"
 CODES = "/api/v1/cart/discount-codes/"
 CHECKOUT = "/api/v1/cart/checkout/"
 APPROVED = (201, {"status": "approved", "id": "auth-1"})
-
-
-def make_code(code: str = "SAVE10", **fields) -> DiscountCode:
-    fields = {"kind": "percentage", "value": Decimal("10"), **fields}
-    products = fields.pop("products", [])
-    made = DiscountCode.objects.create(code=code, **fields)
-    made.products.set(products)
-    return made
 
 
 def add(client, product, quantity=1, **headers):
@@ -79,7 +71,7 @@ def test_a_percentage_code_discounts_each_line_and_the_cents_add_up(shopper, pri
     client, _ = shopper
     for product in priced:
         add(client, product)
-    make_code("save10")
+    DiscountCodeFactory(code="save10")
 
     body = assert_ok(apply(client, "SAVE10"))  # any case
 
@@ -109,7 +101,9 @@ def test_a_fixed_amount_never_takes_off_more_than_the_eligible_lines(shopper, pr
     cheap, other, _ = priced
     add(client, cheap)
     add(client, other, 2)
-    make_code("TENOFF", kind="fixed_amount", value=Decimal("10"), currency="EUR", products=[cheap])
+    DiscountCodeFactory(
+        code="TENOFF", kind="fixed_amount", value=Decimal("10"), currency="EUR", products=[cheap]
+    )
 
     body = assert_ok(apply(client, "tenoff"))
 
@@ -124,7 +118,7 @@ def test_a_fixed_amount_never_takes_off_more_than_the_eligible_lines(shopper, pr
 def test_applying_a_code_already_on_the_cart_changes_nothing(shopper, product):
     client, _ = shopper
     add(client, product)
-    make_code()
+    DiscountCodeFactory(code="SAVE10")
     first = assert_ok(apply(client, "SAVE10"))
     again = assert_ok(apply(client, "save10"))
     assert again["version"] == first["version"]
@@ -147,7 +141,7 @@ def test_a_code_that_cannot_apply_is_refused_with_its_reason(shopper, product, r
     client, _ = shopper
     cart = add(client, product).json()
     terms, extra = REFUSALS[reason]
-    make_code(**terms)
+    DiscountCodeFactory(code="SAVE10", **terms)
 
     problem = assert_problem(apply(client, "SAVE10"), 422, "discount_code_invalid")
 
@@ -160,7 +154,7 @@ def test_a_code_that_cannot_apply_is_refused_with_its_reason(shopper, product, r
 def test_an_unknown_code_and_an_inactive_one_answer_alike(shopper, product):
     client, _ = shopper
     add(client, product)
-    make_code("OFF", is_active=False)
+    DiscountCodeFactory(code="OFF", is_active=False)
     unknown = assert_problem(apply(client, "NOPE"), 422, "discount_code_invalid")
     inactive = assert_problem(apply(client, "OFF"), 422, "discount_code_invalid")
     assert unknown["reason"] == inactive["reason"] == "not_found"
@@ -169,13 +163,13 @@ def test_an_unknown_code_and_an_inactive_one_answer_alike(shopper, product):
 def test_a_code_for_other_products_is_not_applicable(shopper, product):
     client, _ = shopper
     add(client, product)
-    make_code(products=[ProductFactory()])
+    DiscountCodeFactory(code="SAVE10", products=[ProductFactory()])
     assert assert_problem(apply(client, "SAVE10"), 422)["reason"] == "not_applicable"
 
 
 def test_a_code_to_an_empty_cart_is_not_applicable_and_opens_no_cart(shopper):
     client, user = shopper
-    make_code()
+    DiscountCodeFactory(code="SAVE10")
     assert assert_problem(apply(client, "SAVE10"), 422)["reason"] == "not_applicable"
     assert not Cart.objects.filter(user=user).exists()
 
@@ -183,7 +177,7 @@ def test_a_code_to_an_empty_cart_is_not_applicable_and_opens_no_cart(shopper):
 def test_a_code_limited_per_customer_needs_a_signed_in_shopper_and_counts_their_uses(
     shopper, product
 ):
-    make_code(max_uses_per_customer=1)
+    DiscountCodeFactory(code="SAVE10", max_uses_per_customer=1)
     guest = APIClient()
     session = add(guest, product)["X-Session-ID"]
     refused = apply(guest, "SAVE10", **{"X-Session-ID": session})
@@ -200,8 +194,8 @@ def test_a_code_limited_per_customer_needs_a_signed_in_shopper_and_counts_their_
 def test_a_cart_holds_at_most_its_number_of_codes(shopper, priced, settings):
     client, _ = shopper
     add(client, priced[0], 3)
-    make_code("A")
-    make_code("B", kind="fixed_amount", value=Decimal("5"), currency="EUR")
+    DiscountCodeFactory(code="A")
+    DiscountCodeFactory(code="B", kind="fixed_amount", value=Decimal("5"), currency="EUR")
     assert_ok(apply(client, "A"))
     problem = assert_problem(apply(client, "B"), 409, "discount_codes_limit")
     assert problem["max_discount_codes"] == 1
@@ -217,7 +211,7 @@ def test_a_cart_holds_at_most_its_number_of_codes(shopper, priced, settings):
 def test_removing_a_code(shopper, product):
     client, _ = shopper
     add(client, product)
-    make_code()
+    DiscountCodeFactory(code="SAVE10")
     applied = assert_ok(apply(client, "SAVE10"))
     body = assert_ok(client.delete(f"{CODES}save10/"))
     assert body["discounts"] == []
@@ -233,7 +227,7 @@ def test_a_code_stays_on_a_cart_that_stops_qualifying_and_applies_again(shopper,
     first, second, _ = priced
     add(client, first)
     line = add(client, second).json()["items"][1]["id"]
-    make_code(min_subtotal=Decimal("6.00"))
+    DiscountCodeFactory(code="SAVE10", min_subtotal=Decimal("6.00"))
     assert_ok(apply(client, "SAVE10"))
 
     body = assert_ok(client.delete(f"{ITEMS}{line}/"))
@@ -257,7 +251,7 @@ def test_a_code_stays_on_a_cart_that_stops_qualifying_and_applies_again(shopper,
 def test_applying_is_idempotent_and_honours_if_match(shopper, product):
     client, _ = shopper
     cart = add(client, product)
-    make_code()
+    DiscountCodeFactory(code="SAVE10")
     assert_problem(apply(client, "SAVE10", **{"If-Match": '"stale.1"'}), 412)
     first = apply(client, "SAVE10", **{"If-Match": cart["ETag"], "Idempotency-Key": "k1"})
     replay = apply(client, "SAVE10", **{"Idempotency-Key": "k1"})
@@ -288,7 +282,7 @@ def test_checkout_charges_what_the_cart_showed(shopper, priced, payments):
     client, _ = shopper
     for product in priced:
         add(client, product, 2)
-    code = make_code(max_uses=10)
+    code = DiscountCodeFactory(code="SAVE10", max_uses=10)
     shown = assert_ok(apply(client, "SAVE10"))
 
     body = assert_ok(client.post(CHECKOUT))
@@ -308,7 +302,7 @@ def test_a_checked_out_cart_keeps_what_it_was_charged_when_the_code_changes(
 ):
     client, _user = shopper
     add(client, priced[0], 3)
-    code = make_code()
+    code = DiscountCodeFactory(code="SAVE10")
     assert_ok(apply(client, "SAVE10"))
     done = assert_ok(client.post(CHECKOUT))
     DiscountCode.objects.filter(pk=code.pk).update(value=50, is_active=False)
@@ -325,7 +319,7 @@ def test_a_checked_out_cart_keeps_what_it_was_charged_when_the_code_changes(
 def test_checkout_refuses_a_code_that_no_longer_applies_and_changes_nothing(shopper, product):
     client, _ = shopper
     add(client, product, 2)
-    code = make_code()
+    code = DiscountCodeFactory(code="SAVE10")
     assert_ok(apply(client, "SAVE10"))
     DiscountCode.objects.filter(pk=code.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     stock = Product.objects.get(pk=product.pk).stock
@@ -345,7 +339,7 @@ def test_checkout_refuses_a_code_that_no_longer_applies_and_changes_nothing(shop
 def test_checkout_refuses_a_code_whose_uses_ran_out_meanwhile(shopper, product):
     client, _ = shopper
     add(client, product)
-    code = make_code(max_uses=1)
+    code = DiscountCodeFactory(code="SAVE10", max_uses=1)
     assert_ok(apply(client, "SAVE10"))
     DiscountCode.objects.filter(pk=code.pk).update(times_used=1)
     problem = assert_problem(client.post(CHECKOUT), 409, "checkout_conflict")
@@ -356,7 +350,7 @@ def test_a_refused_payment_uses_no_code(shopper, product, payments):
     payments.answers[("POST", "/payments")] = (402, {"status": "declined"})
     client, _ = shopper
     add(client, product)
-    code = make_code(max_uses=1)
+    code = DiscountCodeFactory(code="SAVE10", max_uses=1)
     applied = assert_ok(apply(client, "SAVE10"))
     assert client.post(CHECKOUT).status_code == 402
     code.refresh_from_db()
@@ -371,7 +365,7 @@ def test_a_cart_made_free_by_its_code_is_not_sent_to_the_payment_service(
 ):
     client, _ = shopper
     add(client, product)
-    make_code(value=Decimal("100"))
+    DiscountCodeFactory(code="SAVE10", value=Decimal("100"))
     assert_ok(apply(client, "SAVE10"))
     body = assert_ok(client.post(CHECKOUT))
     assert (body["status"], body["total"]) == ("checked_out", "0.00")
@@ -379,7 +373,7 @@ def test_a_cart_made_free_by_its_code_is_not_sent_to_the_payment_service(
 
 
 def test_a_guests_code_joins_the_users_cart_on_merge(shopper, product):
-    make_code()
+    DiscountCodeFactory(code="SAVE10")
     guest = APIClient()
     session = add(guest, product)["X-Session-ID"]
     assert_ok(apply(guest, "SAVE10", **{"X-Session-ID": session}))

@@ -19,7 +19,13 @@ from carts.db.statements import cart_lines_read
 from carts.domain import CartState
 from carts.models import Cart, CartDiscount, DiscountCode
 from tests.carts.test_admin import CARTS, flashed, listed, row_cells
-from tests.factories import CartFactory, CartItemFactory, ProductFactory, UserFactory
+from tests.factories import (
+    CartFactory,
+    CartItemFactory,
+    DiscountCodeFactory,
+    ProductFactory,
+    UserFactory,
+)
 
 CODES = "/admin/carts/discountcode/"
 GENERATE = f"{CODES}generate/"
@@ -35,10 +41,6 @@ def web(db):
     client = Client()
     client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
     return client
-
-
-def make_code(code: str = "SAVE10", **fields) -> DiscountCode:
-    return DiscountCode.objects.create(code=code, **{"kind": "percentage", "value": 10, **fields})
 
 
 def code_form(saved: DiscountCode | None = None, /, **changes) -> dict:
@@ -92,7 +94,7 @@ def test_the_add_form_creates_a_code_with_its_products(web):
 
 def test_the_change_form_writes_only_what_staff_changed(web):
     mug = ProductFactory()
-    code = make_code(max_uses=10)
+    code = DiscountCodeFactory(code="SAVE10", max_uses=10)
     page = web.get(f"{CODES}{code.pk}/change/").content.decode()
     assert 'name="code"' in page
     assert 'name="times_used"' not in page  # the counters are read-only
@@ -124,7 +126,7 @@ def test_the_change_form_writes_only_what_staff_changed(web):
     ],
 )
 def test_the_form_refuses_a_code_breaking_its_rules(web, changes, error):
-    make_code("SAVE10")
+    DiscountCodeFactory(code="SAVE10")
     response = web.post(f"{CODES}add/", code_form(**changes))
     assert response.status_code == 200
     assert error in response.content.decode()
@@ -132,7 +134,7 @@ def test_the_form_refuses_a_code_breaking_its_rules(web, changes, error):
 
 
 def test_the_change_form_refuses_max_uses_below_the_uses_counted_and_held(web):
-    code = make_code(max_uses=10, times_used=4, uses_held=2)
+    code = DiscountCodeFactory(code="SAVE10", max_uses=10, times_used=4, uses_held=2)
     response = web.post(f"{CODES}{code.pk}/change/", code_form(code, max_uses="5"))
     assert response.status_code == 200
     assert "max_uses cannot be below the uses already counted" in response.content.decode()
@@ -202,7 +204,7 @@ def test_the_batch_form_refuses_bad_terms(web, changes, error):
 def test_a_batch_exported_as_csv(web):
     web.post(GENERATE, {"prefix": "-HACK", "count": "25", "kind": "percentage", "value": "5"})
     batch = DiscountCode.objects.values_list("batch", flat=True).first()
-    make_code("ELSEWHERE")
+    DiscountCodeFactory(code="ELSEWHERE")
     response = web.get(EXPORT, {"batch": batch})
     assert re.fullmatch(
         r'attachment; filename="discount-codes--HACK-\d{14}\.csv"',
@@ -222,8 +224,10 @@ def test_a_batch_exported_as_csv(web):
 
 def test_the_export_action_writes_the_selected_codes(web):
     ends = timezone.now() + timedelta(days=3)
-    chosen = make_code("A1", kind="fixed_amount", value=5, currency="EUR", ends_at=ends)
-    make_code("B2")
+    chosen = DiscountCodeFactory(
+        code="A1", kind="fixed_amount", value=5, currency="EUR", ends_at=ends
+    )
+    DiscountCodeFactory(code="B2")
     data = {"action": "export_csv", "index": "0", "_selected_action": [chosen.pk]}
     rows = csv_rows(web.post(CODES, data))
     assert rows == [
@@ -236,7 +240,7 @@ def test_the_export_action_writes_the_selected_codes(web):
 
 
 def test_deleting_a_used_code_deactivates_it(web):
-    used = make_code("USED", times_used=1)
+    used = DiscountCodeFactory(code="USED", times_used=1)
     response = web.post(f"{CODES}{used.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     used.refresh_from_db()
@@ -246,7 +250,7 @@ def test_deleting_a_used_code_deactivates_it(web):
 
 
 def test_deleting_a_code_on_a_cart_deactivates_it_and_an_unused_one_goes(web):
-    on_cart, unused = make_code("ONCART"), make_code("UNUSED")
+    on_cart, unused = DiscountCodeFactory(code="ONCART"), DiscountCodeFactory(code="UNUSED")
     CartDiscount.objects.create(cart=CartFactory(), code=on_cart)
     page = web.get(f"{CODES}{on_cart.pk}/delete/").content.decode()
     assert "Cannot delete" not in page  # no cart protects it: it is deactivated instead
@@ -258,7 +262,11 @@ def test_deleting_a_code_on_a_cart_deactivates_it_and_an_unused_one_goes(web):
 
 
 def test_deleting_selected_codes_deactivates_the_used_ones(web):
-    used, on_cart, unused = make_code("USED", uses_held=1), make_code("ONCART"), make_code("NEW")
+    used, on_cart, unused = (
+        DiscountCodeFactory(code="USED", uses_held=1),
+        DiscountCodeFactory(code="ONCART"),
+        DiscountCodeFactory(code="NEW"),
+    )
     CartDiscount.objects.create(cart=CartFactory(), code=on_cart)
     selected = {"action": "delete_selected", "_selected_action": [used.pk, on_cart.pk, unused.pk]}
     assert "Are you sure" in web.post(CODES, selected).content.decode()
@@ -293,19 +301,19 @@ def test_deleting_selected_codes_deactivates_the_used_ones(web):
 )
 def test_changelist_search_and_filters(web, query, expected):
     now = timezone.now()
-    make_code("SUMMER")
-    make_code("FIXED", kind="fixed_amount", value=5, currency="EUR")
-    make_code("LATER", starts_at=now + timedelta(days=1))
-    make_code("OVER", ends_at=now - timedelta(days=1))
-    make_code("OFF", is_active=False)
-    make_code("GONE", max_uses=2, times_used=2)
-    make_code("VIP1", batch="VIP-20300101000000", max_uses=1, times_used=1)
+    DiscountCodeFactory(code="SUMMER")
+    DiscountCodeFactory(code="FIXED", kind="fixed_amount", value=5, currency="EUR")
+    DiscountCodeFactory(code="LATER", starts_at=now + timedelta(days=1))
+    DiscountCodeFactory(code="OVER", ends_at=now - timedelta(days=1))
+    DiscountCodeFactory(code="OFF", is_active=False)
+    DiscountCodeFactory(code="GONE", max_uses=2, times_used=2)
+    DiscountCodeFactory(code="VIP1", batch="VIP-20300101000000", max_uses=1, times_used=1)
     found = listed(web.get(CODES, query))
     assert {code.code for code in DiscountCode.objects.filter(pk__in=found)} == expected
 
 
 def test_changelist_shows_the_columns_and_the_batch_button(web):
-    make_code("SUMMER", max_uses=50, times_used=3, discounted_total=Decimal("12.50"))
+    DiscountCodeFactory(code="SUMMER", max_uses=50, times_used=3, discounted_total=Decimal("12.50"))
     response = web.get(CODES)
     cells = row_cells(response, ">SUMMER<")
     assert (cells["kind"], cells["value"], cells["times_used"]) == ("Percentage", "10.00", "3")
@@ -320,11 +328,11 @@ CODE_LIST_QUERIES = 5  # session, user, the batch filter's batches, count, the p
 
 def test_changelist_makes_the_same_queries_for_5_and_60_codes(web, django_assert_max_num_queries):
     for n in range(5):
-        make_code(f"FEW{n}", batch=f"B{n % 2}-20300101000000")
+        DiscountCodeFactory(code=f"FEW{n}", batch=f"B{n % 2}-20300101000000")
     with django_assert_max_num_queries(CODE_LIST_QUERIES) as few:
         assert web.get(CODES).status_code == 200
     for n in range(55):
-        make_code(f"MANY{n}", batch=f"B{n % 7}-20300101000000")
+        DiscountCodeFactory(code=f"MANY{n}", batch=f"B{n % 7}-20300101000000")
     with django_assert_max_num_queries(CODE_LIST_QUERIES) as many:
         response = web.get(CODES)
     assert len(response.context["cl"].result_list) == 60
@@ -336,7 +344,7 @@ def test_staff_who_may_only_view_codes_export_but_do_not_generate(db):
     user.user_permissions.add(Permission.objects.get(codename="view_discountcode"))
     viewer = Client()
     viewer.force_login(user)
-    make_code("SEEN", batch="B-20300101000000")
+    DiscountCodeFactory(code="SEEN", batch="B-20300101000000")
     assert viewer.get(CODES).status_code == 200
     assert f'href="{GENERATE}"' not in viewer.get(CODES).content.decode()
     assert viewer.get(GENERATE).status_code == 403
@@ -357,10 +365,10 @@ def test_the_cart_page_shows_its_discounts_as_the_cart_document_does(web):
     cart = CartFactory()
     CartItemFactory(cart=cart, product=tee, quantity=2)
     CartItemFactory(cart=cart, product=mug, quantity=1)
-    tees_only = make_code("TEES10")
+    tees_only = DiscountCodeFactory(code="TEES10")
     tees_only.products.set([tee])
     CartDiscount.objects.create(cart=cart, code=tees_only)
-    CartDiscount.objects.create(cart=cart, code=make_code("BIG", min_subtotal=100))
+    CartDiscount.objects.create(cart=cart, code=DiscountCodeFactory(code="BIG", min_subtotal=100))
     cart.discount_count = 2
     cart.save()
     document = cart_document(CartState(cart, cart_lines_read(cart=cart)))

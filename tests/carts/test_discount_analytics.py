@@ -7,16 +7,11 @@ from itertools import pairwise
 import pytest
 
 from carts.discount_analytics import consecutive_discount_metrics, discount_metrics
-from carts.models import Cart, CartDiscount, CartItem, CartStatus, DiscountCode
-from tests.factories import ProductFactory, UserFactory
+from carts.models import Cart, CartDiscount, CartItem, CartStatus
+from tests.factories import DiscountCodeFactory, ProductFactory, UserFactory
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 START, END = NOW - timedelta(days=7), NOW
-
-
-def make_code(code: str, **fields) -> DiscountCode:
-    """A code, 10 % off every product unless `fields` say otherwise."""
-    return DiscountCode.objects.create(code=code, **{"kind": "percentage", "value": 10, **fields})
 
 
 def checkout(*, hours_ago: float, lines, codes=(), created_hours_ago=None, status=None, now=NOW):
@@ -59,7 +54,7 @@ def products(db):
 @pytest.fixture
 def codes(db):
     return {
-        name: make_code(name, **fields)
+        name: DiscountCodeFactory(code=name, **fields)
         for name, fields in {
             "SAVE10": {},
             "TENOFF": {"kind": "fixed_amount", "value": Decimal("10.00"), "currency": "EUR"},
@@ -187,11 +182,11 @@ def test_only_the_top_codes_and_ties_go_to_the_code(products):
     ZED and ZAP used once on a 100.00 cart each."""
     tee, mug = products
     for i in range(1, 13):
-        code = make_code(f"A{i:02d}")
+        code = DiscountCodeFactory(code=f"A{i:02d}")
         for _ in range(i):
             checkout(hours_ago=i, lines=[(mug, 2)], codes=[(code, Decimal("1.00"))])
     for name in ("ZED", "ZAP"):
-        checkout(hours_ago=1, lines=[(tee, 5)], codes=[(make_code(name), 0)])
+        checkout(hours_ago=1, lines=[(tee, 5)], codes=[(DiscountCodeFactory(code=name), 0)])
     figures = discount_metrics(start=START, end=END, top=10)
     assert [c.code for c in figures.top_codes_by_uses] == [f"A{i:02d}" for i in range(12, 2, -1)]
     assert figures.top_codes_by_uses[0].revenue == Decimal("108.00")  # 12 x 9.00
