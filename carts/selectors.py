@@ -49,6 +49,16 @@ def cart_read_checking_out(*, owner: CartOwner) -> Cart | None:
     return Cart.objects.filter(status=CartStatus.CHECKING_OUT, **{column: value}).first()
 
 
+def cart_items_with_products(*, owner: CartOwner) -> list[CartItem]:
+    """The lines of the owner's active cart, in order, with their products and the cart, in
+    one unlocked query (none: no active cart, or an empty one)."""
+    column, value = owner_filter(owner)
+    items = CartItem.objects.select_related("product", "cart").filter(
+        cart__status=CartStatus.ACTIVE, **{f"cart__{column}": value}
+    )
+    return list(items.order_by("created_at", "id"))
+
+
 def line_product_read(*, owner: CartOwner, item_id: int) -> Product | None:
     """The product of a line of the owner's active cart, unlocked (None if there is none)."""
     column, value = owner_filter(owner)

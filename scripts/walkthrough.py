@@ -62,6 +62,13 @@ def main(base: str) -> None:
     status, cart = call(base, "GET", "/api/v1/cart/", token=token)
     expect(status == 200 and len(cart["items"]) == 1, "read the cart", cart)
 
+    status, body = call(base, "POST", "/api/v1/cart/checkout/preview/", token=token)
+    expect(
+        status == 200 and body["ok"] and body["total"] == cart["estimated_total"],
+        f"preview the checkout, total {body.get('total')}",
+        body,
+    )
+
     status, body = call(base, "POST", "/api/v1/cart/checkout/", token=token)
     expect(
         status == 200 and body["status"] == "checked_out" and body["total"] == cart["subtotal"],

@@ -181,3 +181,12 @@ class CartProblemOutput(ProblemOutput):
         choices=REASONS, required=False, help_text="discount_code_invalid: why."
     )
     min_subtotal = MoneyField(required=False, help_text="With `min_subtotal_not_met`.")
+
+
+class CheckoutPreviewOutput(serializers.Serializer):
+    """What a checkout would find now; nothing was changed to find it."""
+
+    ok = serializers.BooleanField(help_text="True: no line and no code at fault.")
+    lines = CheckoutFault(many=True, help_text="Each line at fault, as checkout's 409 lists it.")
+    discounts = CheckoutCodeFault(many=True, help_text="Each code that no longer applies.")
+    total = MoneyField(help_text="What checkout would charge: subtotal - discount_total.")

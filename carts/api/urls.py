@@ -28,6 +28,11 @@ cart_urls = [
         name="cart-discount-code",
     ),
     path("checkout/", CartViewSet.as_view({"post": "checkout"}), name="cart-checkout"),
+    path(
+        "checkout/preview/",
+        CartViewSet.as_view({"post": "preview_checkout"}),
+        name="cart-checkout-preview",
+    ),
     path("merge/", CartViewSet.as_view({"post": "merge"}), name="cart-merge"),
 ]
 

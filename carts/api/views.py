@@ -12,7 +12,7 @@ from addtocart.api.permissions import IsStaff, IsStaffOrReadOnly, is_staff
 from addtocart.api.schema import OPTIONAL_AUTH, problems
 from addtocart.api.serializers import EmptyInput
 from addtocart.api.throttling import DiscountCodeThrottle
-from carts import selectors, services
+from carts import errors, selectors, services
 from carts.api.filters import StaffCartFilter
 from carts.api.headers import (
     CART_WRITE_PARAMS,
@@ -30,6 +30,7 @@ from carts.api.serializers import (
     CartItemUpdateInput,
     CartOutput,
     CartProblemOutput,
+    CheckoutPreviewOutput,
     ProductInput,
     ProductSerializer,
     StaffCartOutput,
@@ -186,6 +187,19 @@ class CartViewSet(viewsets.ViewSet):
             retryable=True,
             atomic=False,
         )
+
+    @extend_schema(
+        request=EmptyInput,
+        parameters=[SESSION_PARAM],
+        responses={200: CheckoutPreviewOutput, **problems(400, 401, 409, 413, 415)},
+    )
+    def preview_checkout(self, request: Request) -> Response:
+        _valid(EmptyInput, request)
+        owner, _ = self._owner(request, create_session=False)
+        if owner is None:
+            raise errors.CartEmpty("You have no cart to check out.")
+        preview = services.checkout_preview(owner=owner)
+        return Response(CheckoutPreviewOutput(preview).data)
 
     @extend_schema(
         request=CartDiscountInput,

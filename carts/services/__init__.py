@@ -3,9 +3,9 @@
 
 - cart.py: a shopper's changes to their cart;
 - checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
-  sales.py: telling the product service what was sold; sweeper.py: ending what a dead
-  worker left half done);
-- discounts.py: a shopper's discount codes discount_codes.py: staff's;
+  preview.py: what a checkout would find now; sales.py: telling the product service what was
+  sold; sweeper.py: ending what a dead worker left half done);
+- discounts.py: a shopper's discount codes; discount_codes.py: staff's;
 - catalog.py: staff's product changes and the product service's data;
 - maintenance.py: the batch jobs; common.py: the checks and steps several of them share.
 """
@@ -40,6 +40,7 @@ from carts.services.discount_codes import (
 )
 from carts.services.discounts import cart_discount_apply, cart_discount_remove
 from carts.services.maintenance import cart_abandon_idle, cart_purge_old
+from carts.services.preview import checkout_preview
 from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
 from carts.services.sweeper import checkout_release_expired
 
@@ -58,6 +59,7 @@ __all__ = [
     "cart_resume",
     "checkout_complete",
     "checkout_payment_settle",
+    "checkout_preview",
     "checkout_release",
     "checkout_release_expired",
     "checkout_reserve",

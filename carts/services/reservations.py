@@ -38,7 +38,7 @@ from carts.services.events import cart_event
 from events.models import EventType
 
 
-def _fault(line: CartItem, currency: str) -> dict | None:
+def line_fault(line: CartItem, currency: str) -> dict | None:
     """What keeps a line from being checked out, if anything."""
     product = line.product
     fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
@@ -132,7 +132,7 @@ def checkout_reserve(
     discounts = discounts_evaluate(
         started.discounts, lines=started.lines, currency=cart.currency, now=now
     )
-    faults = [fault for line in lines if (fault := _fault(line, cart.currency))]
+    faults = [fault for line in lines if (fault := line_fault(line, cart.currency))]
     _conflict_unless_empty(faults, code_faults(discounts))
     _conflict_unless_empty([], _uses_hold(discounts))
 

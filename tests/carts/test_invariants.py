@@ -13,6 +13,7 @@ on loopback (`PaymentStub`, the contract in integrations/payments.py), whole or 
   (which resumes the reserved attempt, or answers the checked-out cart);
 - `authorise_and_complete`: `checkout_complete` as after an approval; `release`:
   `checkout_release` as after a refusal (either on an attempt that ended: nothing changes);
+- `preview`: `checkout_preview`, which must change nothing and find the lines at fault;
 - `expire`: the worker is gone: one reservation expires, or every one an hour later, and the
   sweeper (`checkout_release_expired`) asks the payment service about each: authorised, it
   completes; never received or refused, it releases; a payment whose answer was lost is voided.
@@ -539,6 +540,20 @@ class CartMachine(RuleBasedStateMachine):
             assert self.result.cart.pk == s.completed_keys[key]
             assert self.result.cart.status == CartStatus.CHECKED_OUT
 
+    @rule(buyer=BUYER)
+    def preview(self, buyer):
+        """Checkout's preview changes nothing, and finds the lines at fault checkout would."""
+        s = self._buyer(buyer)
+        if not self._attempt(
+            self._named("preview", s), lambda: services.checkout_preview(owner=s.owner)
+        ):
+            return
+        assert self.now == self.before, "a checkout preview changed data"
+        (cart_id,) = self.before.active_cart_ids(s.owner)
+        faulty = {fault["product_id"] for fault in self.result.lines}
+        assert faulty == set(self.before.faults(cart_id)), "the preview missed or made a fault"
+        assert self.result.ok == (not faulty and not self.result.discounts)
+
     @rule(user=USER, guest=GUEST)
     def merge(self, user, guest):
         u, g = self.shoppers[user], self.shoppers[guest]
@@ -681,6 +696,7 @@ class CartMachine(RuleBasedStateMachine):
         shown = {c["code"]: c for c in cart_document(self.result)["discounts"]}
         assert shown[spelling]["applicable"], "a code was applied that does not apply"
 
+    @precondition(lambda self: any(s.codes for s in self.shoppers))
     @rule(pick=BUYER, code=CODE)
     def remove_code(self, pick, code):
         """Mostly a code on the shopper's cart (if any shopper holds one), else any code."""
@@ -884,6 +900,7 @@ REACHED = (
     ("apply: ok",),
     ("apply: discount_code_invalid",),
     ("remove code: ok",),
+    ("preview: ok",),
 )
 
 
