@@ -205,6 +205,8 @@ class CartAdmin(admin.ModelAdmin):
         "session_id",
         "status",
         "currency",
+        "email",
+        "note",
         "lines",
         "total_quantity",
         "subtotal",

@@ -12,6 +12,15 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string only: no number or boolean that DRF would turn into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class StrictInputSerializer(serializers.Serializer):
     """Refuses fields it does not know, so a misspelt field is an error, not ignored."""
 

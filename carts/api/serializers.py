@@ -8,7 +8,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from addtocart.api.schema import ProblemOutput
-from addtocart.api.serializers import MoneyField, StrictInputSerializer, StrictIntegerField
+from addtocart.api.serializers import (
+    MoneyField,
+    StrictCharField,
+    StrictInputSerializer,
+    StrictIntegerField,
+)
 from carts.db.discounts import cart_codes_read
 from carts.db.document import cart_document
 from carts.domain import CartLine, CartState, Reason
@@ -35,6 +40,22 @@ class CartItemUpdateInput(StrictInputSerializer):
 
     def validate_quantity(self, value: int) -> int:
         return _validate_quantity(value, minimum=0)
+
+
+class CartDetailsInput(StrictInputSerializer):
+    """Either or both; null or "" clears one."""
+
+    note = StrictCharField(
+        max_length=1000, required=False, allow_null=True, allow_blank=True, trim_whitespace=True
+    )
+    email = serializers.EmailField(
+        max_length=254, required=False, allow_null=True, allow_blank=True
+    )
+
+    def validate(self, data: dict) -> dict:
+        if not data:
+            raise serializers.ValidationError("Send `note`, `email` or both.")
+        return {name: value or "" for name, value in data.items()}
 
 
 class CartDiscountInput(StrictInputSerializer):
@@ -95,6 +116,8 @@ class CartOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField(allow_null=True)
     checked_out_at = serializers.DateTimeField(allow_null=True)
     total = MoneyField(allow_null=True, help_text="Set at checkout: what was charged.")
+    note = serializers.CharField(allow_null=True, help_text="The shopper's note, if any.")
+    email = serializers.EmailField(allow_null=True, help_text="The e-mail given for the cart.")
     session_id = serializers.CharField(
         allow_null=True, help_text="A guest's session id: send it back in X-Session-ID."
     )

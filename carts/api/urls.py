@@ -10,7 +10,11 @@ router.register("carts", StaffCartViewSet, basename="staff-cart")
 router.register("discount-codes", DiscountCodeViewSet, basename="discount-code")
 
 cart_urls = [
-    path("", CartViewSet.as_view({"get": "retrieve", "delete": "clear"}), name="cart"),
+    path(
+        "",
+        CartViewSet.as_view({"get": "retrieve", "patch": "update_details", "delete": "clear"}),
+        name="cart",
+    ),
     path("items/", CartViewSet.as_view({"post": "add_item"}), name="cart-items"),
     path(
         "items/<int:item_id>/",

@@ -25,6 +25,7 @@ from carts.api.headers import (
     if_match,
 )
 from carts.api.serializers import (
+    CartDetailsInput,
     CartDiscountInput,
     CartItemAddInput,
     CartItemUpdateInput,
@@ -152,6 +153,20 @@ class CartViewSet(viewsets.ViewSet):
             request,
             lambda owner, if_match: services.cart_item_remove(
                 owner=owner, item_id=item_id, if_match=if_match
+            ),
+        )
+
+    @extend_schema(
+        request=CartDetailsInput,
+        parameters=CART_WRITE_PARAMS,
+        responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415)},
+    )
+    def update_details(self, request: Request) -> Response:
+        data = _valid(CartDetailsInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.cart_details_update(
+                owner=owner, fields=data, if_match=if_match
             ),
         )
 

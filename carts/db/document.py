@@ -107,6 +107,8 @@ def cart_document(state: CartState | None, *, session_id: str | None = None) -> 
             "updated_at": None,
             "checked_out_at": None,
             "total": None,
+            "note": None,
+            "email": None,
             "session_id": session_id,
         }
     cart, lines = state.cart, state.lines
@@ -130,6 +132,8 @@ def cart_document(state: CartState | None, *, session_id: str | None = None) -> 
         "updated_at": _time(cart.updated_at),
         "checked_out_at": _time(cart.checked_out_at),
         "total": None if cart.total is None else _money(cart.total),
+        "note": cart.note or None,
+        "email": cart.email or None,
         "session_id": session_id,
     }
 

@@ -83,6 +83,12 @@ class Cart(models.Model):
     # How many codes the cart holds (its CartDiscount rows), read with the cart itself: a
     # cart without codes is answered without reading any.
     discount_count = models.PositiveSmallIntegerField(default=0, db_default=0)
+    note = models.TextField(
+        max_length=1000, blank=True, default="", db_default="", help_text="The shopper's note."
+    )
+    email = models.EmailField(
+        blank=True, default="", db_default="", help_text="Where the shop can reach a guest."
+    )
 
     class Meta:
         ordering = ["-created_at"]

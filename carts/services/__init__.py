@@ -12,6 +12,7 @@
 
 from carts.services.cart import (
     cart_clear,
+    cart_details_update,
     cart_item_add,
     cart_item_remove,
     cart_item_update,
@@ -49,6 +50,7 @@ __all__ = [
     "cart_change",
     "cart_checkout",
     "cart_clear",
+    "cart_details_update",
     "cart_discount_apply",
     "cart_discount_remove",
     "cart_item_add",

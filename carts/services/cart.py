@@ -196,6 +196,24 @@ def cart_item_remove(
 
 
 @transaction.atomic
+def cart_details_update(
+    *, owner: CartOwner, fields: dict[str, str], if_match: Sequence[str] | None = None
+) -> CartState:
+    """Set the cart's `note` or `email` ("" clears one), opening a cart if the owner has none
+    (a guest may leave an e-mail before adding anything)."""
+    cart = statements.cart_lock_active(owner=owner)
+    check_precondition(cart, if_match)
+    created = False
+    if cart is None:
+        check_not_checking_out(owner)
+        cart, created = open_active_cart(owner)
+    touch(cart, **fields)
+    state = CartState(cart, statements.cart_lines_read(cart=cart), codes.cart_codes_read(cart=cart))
+    cart_event(EventType.CREATED if created else EventType.UPDATED, state)
+    return state
+
+
+@transaction.atomic
 def cart_clear(*, owner: CartOwner, if_match: Sequence[str] | None = None) -> CartState | None:
     """Remove every line. Returns None when the owner has no active cart."""
     cart = statements.cart_lock_active(owner=owner)
@@ -220,7 +238,8 @@ def cart_merge(
     """Move a guest cart's lines into the user's cart and mark the guest cart `merged`.
 
     Quantities of a product in both carts are summed, up to the per-line limit; the guest's
-    discount codes join the user's while the cart has room for them. The guest cart keeps its
+    discount codes join the user's while the cart has room for them, and the guest's note and
+    e-mail fill those the user has not given. The guest cart keeps its
     lines as history. Returns the user's cart (None if neither has one).
     """
     user_owner = CartOwner(user_id=user_id)
@@ -275,7 +294,14 @@ def cart_merge(
         source=guest_cart, target=user_cart, limit=settings.CART_MAX_DISCOUNT_CODES
     )
     touch(guest_cart, status=CartStatus.MERGED, discount_count=left)
-    touch(user_cart, discount_count=held, **(first_item_mark(user_cart) if guest_lines else {}))
+    # The user's own note and e-mail stay; the guest's fill those the user has not given.
+    details = {
+        name: getattr(guest_cart, name)
+        for name in ("note", "email")
+        if getattr(guest_cart, name) and not getattr(user_cart, name)
+    }
+    first = first_item_mark(user_cart) if guest_lines else {}
+    touch(user_cart, discount_count=held, **details, **first)
     lines = statements.cart_lines_read(cart=user_cart)
     state = CartState(user_cart, lines, codes.cart_codes_read(cart=user_cart))
     if created:

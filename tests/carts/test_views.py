@@ -41,6 +41,8 @@ CART_FIELDS = {
     "checked_out_at",
     "total",
     "session_id",
+    "note",
+    "email",
 }
 ITEM_FIELDS = {"id", "product", "quantity", "unit_price", "line_total", "discount"}
 PRODUCT_FIELDS = {
@@ -298,6 +300,8 @@ def test_cart_before_first_add_is_empty(user_api):
         "updated_at": None,
         "checked_out_at": None,
         "total": None,
+        "note": None,
+        "email": None,
         "session_id": None,
     }
     assert "ETag" not in response
