@@ -12,10 +12,10 @@ from carts.analytics import business_metrics
 from carts.discount_analytics import discount_metrics
 from carts.models import CartStatus
 from dashboard.periods import period_from_params
-from tests.carts.test_discount_analytics import checkout, make_code
+from tests.carts.test_discount_analytics import checkout
 from tests.dashboard import test_browser
 from tests.dashboard.pages import expected_figures, shown_figures, shown_period
-from tests.factories import ProductFactory, StaffFactory, make_cart
+from tests.factories import DiscountCodeFactory, ProductFactory, StaffFactory, make_cart
 from tests.schema import assert_ok
 
 URL = "/api/v1/metrics/business/"
@@ -34,8 +34,10 @@ def coded(shop):
     TENOFF 1 use, 88.00, 10.00 off. The week before: 2 checkouts, 1 with VIP, 5.00 off.
     Last 24 hours: the 3 with a code."""
     big = ProductFactory(sku="BIG", price=Decimal("20.00"))
-    save10, vip = make_code("SAVE10"), make_code("VIP")
-    tenoff = make_code("TENOFF", kind="fixed_amount", value=Decimal("10.00"), currency="EUR")
+    save10, vip = DiscountCodeFactory(code="SAVE10"), DiscountCodeFactory(code="VIP")
+    tenoff = DiscountCodeFactory(
+        code="TENOFF", kind="fixed_amount", value=Decimal("10.00"), currency="EUR"
+    )
 
     def made(**fields):
         return checkout(now=shop, **fields)
@@ -182,7 +184,7 @@ def test_the_dashboard_makes_a_fixed_number_of_queries(
     figures, each reading this period and the one before together: 8."""
     now = timezone.now()
     product = ProductFactory()
-    code = make_code("WELCOME")
+    code = DiscountCodeFactory(code="WELCOME")
     for index in range(carts):
         checkout(
             now=now,
