@@ -12,23 +12,14 @@ from addtocart.api.permissions import IsStaff
 from addtocart.api.schema import problems
 from carts import selectors, services
 from carts.api.discount_code_serializers import DiscountCodeInput, DiscountCodeOutput
-from carts.models import DiscountCode, DiscountKind
+from carts.api.filters import DiscountCodeFilter
+from carts.models import DiscountCode
 
 DELETE_DESCRIPTION = (
     "Deletes a code no cart ever held: 204, no body. A code that was used, is held by a "
     "checkout in progress, or sits on a cart is deactivated instead (`is_active: false`), so "
     "that its history stays: 200 with the code."
 )
-
-
-class DiscountCodeFilter(filters.FilterSet):
-    is_active = filters.BooleanFilter()
-    batch = filters.CharFilter(max_length=64, help_text="The batch's name, exactly.")
-    kind = filters.ChoiceFilter(choices=DiscountKind.choices)
-
-    class Meta:
-        model = DiscountCode
-        fields = ["is_active", "batch", "kind"]
 
 
 def _input(request: Request, *, partial: bool = False) -> tuple[dict, list[int] | None]:

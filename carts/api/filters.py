@@ -1,4 +1,4 @@
-"""Query filters of the staff cart list."""
+"""Query filters of the staff lists: carts, and discount codes."""
 
 from datetime import UTC
 
@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
-from carts.models import Cart, CartStatus
+from carts.models import Cart, CartStatus, DiscountCode, DiscountKind
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -45,3 +45,13 @@ class StaffCartFilter(filters.FilterSet):
     class Meta:
         model = Cart
         fields = ["status", "user", "created_after", "created_before"]
+
+
+class DiscountCodeFilter(filters.FilterSet):
+    is_active = filters.BooleanFilter()
+    batch = filters.CharFilter(max_length=64, help_text="The batch's name, exactly.")
+    kind = filters.ChoiceFilter(choices=DiscountKind.choices)
+
+    class Meta:
+        model = DiscountCode
+        fields = ["is_active", "batch", "kind"]
