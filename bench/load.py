@@ -233,6 +233,12 @@ def scenarios(data: Data) -> list[Scenario]:
             "add",
             prepare=data.add_user_code,
         ),
+        Scenario(
+            "add_bulk_10",
+            "POST cart/items/ {items}, 10 entries at once, signed in",
+            "add_bulk",
+            prepare=data.add_user,
+        ),
         *(
             Scenario(
                 f"get_cart_{n}",

@@ -110,12 +110,25 @@ class OwnerFilter(admin.SimpleListFilter):
 
 class CartItemInline(admin.TabularInline):
     model = CartItem
-    fields = ["product", "quantity", "unit_price", "line_total", "created_at", "updated_at"]
+    fields = [
+        "product",
+        "options",
+        "quantity",
+        "unit_price",
+        "line_total",
+        "created_at",
+        "updated_at",
+    ]
     readonly_fields = fields
     extra = 0
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="attributes")
+    def options(self, item: CartItem) -> str:
+        """`size: M; gift: yes`, or a dash (escaped by the admin as any text)."""
+        return "; ".join(f"{key}: {value}" for key, value in sorted(item.attributes.items())) or "-"
 
     @admin.display(description="line total")
     def line_total(self, item: CartItem) -> Decimal:

@@ -11,6 +11,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
+from carts.attributes import attributes_key
+
 if TYPE_CHECKING:
     from carts.models import Cart, CartItem
 
@@ -42,12 +44,26 @@ class CartLine(NamedTuple):
     name: str
     quantity: int
     unit_price: Decimal
+    attributes: dict[str, str]  # normalised (carts/attributes.py); {} for none
 
     @classmethod
     def of(cls, line: CartItem) -> CartLine:
         """From a line model whose product is loaded."""
         product = line.product
-        return cls(line.pk, product.pk, product.sku, product.name, line.quantity, line.unit_price)
+        return cls(
+            line.pk,
+            product.pk,
+            product.sku,
+            product.name,
+            line.quantity,
+            line.unit_price,
+            line.attributes,
+        )
+
+    @property
+    def identity(self) -> tuple[int, str]:
+        """What makes a line one: its product and its attributes (the unique constraint's)."""
+        return self.product_id, attributes_key(self.attributes)
 
 
 class RenderedLines(NamedTuple):

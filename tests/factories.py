@@ -5,6 +5,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
 
+from carts.attributes import attributes_key
 from carts.domain import CartOwner
 from carts.models import Cart, CartItem, CartStatus, Product
 
@@ -56,6 +57,8 @@ class CartItemFactory(factory.django.DjangoModelFactory):
     product = factory.SubFactory(ProductFactory)
     quantity = 1
     unit_price = factory.LazyAttribute(lambda item: item.product.price)
+    attributes = factory.LazyFunction(dict)
+    attributes_key = factory.LazyAttribute(lambda item: attributes_key(item.attributes))
 
 
 def make_cart(

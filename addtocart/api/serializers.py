@@ -38,6 +38,13 @@ class StrictInputSerializer(serializers.Serializer):
         return value
 
 
+def valid_input(serializer_class: type[serializers.Serializer], request) -> dict:
+    """The request's body as `serializer_class` validated it (a 400 problem if not valid)."""
+    serializer = serializer_class(data=request.data if request.data is not None else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 class EmptyInput(StrictInputSerializer):
     """Endpoints that take no body still refuse unknown fields."""
 

@@ -4,7 +4,7 @@ rules here."""
 from decimal import Decimal
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from addtocart.api.schema import ProblemOutput
@@ -14,6 +14,7 @@ from addtocart.api.serializers import (
     StrictInputSerializer,
     StrictIntegerField,
 )
+from carts.attributes import MAX_KEY_LENGTH, MAX_KEYS, MAX_VALUE_LENGTH, attributes_faults
 from carts.db.discounts import cart_codes_read
 from carts.db.document import cart_document
 from carts.domain import CartLine, CartState, Reason
@@ -27,12 +28,64 @@ def _validate_quantity(value: int, minimum: int) -> int:
     return value
 
 
+ATTRIBUTES_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH},
+    "maxProperties": MAX_KEYS,
+    "description": f"Options such as a size or an engraving: up to {MAX_KEYS} keys of up to "
+    f"{MAX_KEY_LENGTH} characters, string values of up to {MAX_VALUE_LENGTH}, both trimmed. "
+    "The same product with the same attributes is one line.",
+    "example": {"size": "M", "engraving": "For Ada"},
+}
+
+
+@extend_schema_field(ATTRIBUTES_SCHEMA)
+class LineAttributesField(serializers.Field):
+    def to_internal_value(self, data: object) -> dict[str, str]:
+        if faults := attributes_faults(data):
+            raise serializers.ValidationError(faults)
+        return data
+
+    def to_representation(self, value: dict) -> dict:
+        return value
+
+
 class CartItemAddInput(StrictInputSerializer):
     product_id = StrictIntegerField(min_value=1, max_value=2**63 - 1)
     quantity = StrictIntegerField(required=False, default=1)
+    attributes = LineAttributesField(required=False, default=dict)
 
     def validate_quantity(self, value: int) -> int:
         return _validate_quantity(value, minimum=1)
+
+
+def _dotted(detail: object, prefix: str) -> dict[str, list]:
+    """DRF's nested errors as `{"items.0.product_id": [...]}`."""
+    if isinstance(detail, dict):
+        return {
+            key: errors
+            for name, inner in detail.items()
+            for key, errors in _dotted(inner, f"{prefix}.{name}").items()
+        }
+    return {prefix: detail}
+
+
+class CartItemsAddInput(StrictInputSerializer):
+    """A bulk add: every entry or none."""
+
+    items = serializers.ListField(
+        child=CartItemAddInput(), min_length=1, max_length=settings.CART_MAX_LINES
+    )
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            if isinstance(detail, dict) and isinstance(detail.get("items"), dict):
+                nested = detail.pop("items")
+                detail = {**_dotted(nested, "items"), **detail}
+            raise serializers.ValidationError(detail) from exc
 
 
 class CartItemUpdateInput(StrictInputSerializer):
@@ -40,6 +93,13 @@ class CartItemUpdateInput(StrictInputSerializer):
 
     def validate_quantity(self, value: int) -> int:
         return _validate_quantity(value, minimum=0)
+
+
+ADD_REQUEST = PolymorphicProxySerializer(
+    component_name="CartAddInput",
+    serializers=[CartItemAddInput, CartItemsAddInput],
+    resource_type_field_name=None,
+)
 
 
 class CartDetailsInput(StrictInputSerializer):
@@ -71,12 +131,21 @@ class ProductRefOutput(serializers.ModelSerializer):
 class CartItemOutput(serializers.ModelSerializer):
     product = ProductRefOutput()
     unit_price = MoneyField()
+    attributes = LineAttributesField(help_text="{} when none.")
     line_total = serializers.SerializerMethodField()
     discount = MoneyField(help_text="The line's share of the discount codes' amounts.")
 
     class Meta:
         model = CartItem
-        fields = ["id", "product", "quantity", "unit_price", "line_total", "discount"]
+        fields = [
+            "id",
+            "product",
+            "attributes",
+            "quantity",
+            "unit_price",
+            "line_total",
+            "discount",
+        ]
 
     @extend_schema_field(MoneyField())
     def get_line_total(self, line: CartItem) -> str:

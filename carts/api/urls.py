@@ -1,8 +1,10 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
+from carts.api.catalog import ProductViewSet
 from carts.api.discount_codes import DiscountCodeViewSet
-from carts.api.views import CartViewSet, ProductViewSet, StaffCartViewSet
+from carts.api.staff import StaffCartViewSet
+from carts.api.views import CartViewSet
 
 router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")

@@ -1,19 +1,17 @@
 """Thin viewsets: validate the input, call one service or selector, answer the cart."""
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from functools import partial
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from addtocart.api.caching import public_answer
-from addtocart.api.permissions import IsStaff, IsStaffOrReadOnly, is_staff
-from addtocart.api.schema import OPTIONAL_AUTH, problems
-from addtocart.api.serializers import EmptyInput
+from addtocart.api.schema import problems
+from addtocart.api.serializers import EmptyInput, valid_input
 from addtocart.api.throttling import DiscountCodeThrottle
 from carts import errors, selectors, services
-from carts.api.filters import StaffCartFilter
 from carts.api.headers import (
     CART_WRITE_PARAMS,
     IDEMPOTENCY_PARAM,
@@ -25,27 +23,20 @@ from carts.api.headers import (
     if_match,
 )
 from carts.api.serializers import (
+    ADD_REQUEST,
     CartDetailsInput,
     CartDiscountInput,
     CartItemAddInput,
+    CartItemsAddInput,
     CartItemUpdateInput,
     CartOutput,
     CartProblemOutput,
     CheckoutPreviewOutput,
-    ProductInput,
-    ProductSerializer,
-    StaffCartOutput,
 )
 from carts.db.document import cart_document
 from carts.domain import CartOwner, CartState
 from carts.guest_sessions import guest_session_issue, guest_session_verify
 from carts.idempotency import NEW_GUEST, idempotent, request_key
-
-
-def _valid(serializer_class, request: Request) -> dict:
-    serializer = serializer_class(data=request.data if request.data is not None else {})
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class CartViewSet(viewsets.ViewSet):
@@ -118,15 +109,20 @@ class CartViewSet(viewsets.ViewSet):
         return self._answer(state, session_id)
 
     @extend_schema(
-        request=CartItemAddInput,
+        request=ADD_REQUEST,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
         responses={201: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422)},
     )
     def add_item(self, request: Request) -> Response:
-        data = _valid(CartItemAddInput, request)
+        """One product (`product_id`), or several at once (`items`): all of them or none."""
+        if isinstance(request.data, dict) and "items" in request.data:
+            items = valid_input(CartItemsAddInput, request)["items"]
+            add = partial(services.cart_items_add, items=items)
+        else:
+            add = partial(services.cart_item_add, **valid_input(CartItemAddInput, request))
         return self._write(
             request,
-            lambda owner, if_match: services.cart_item_add(owner=owner, if_match=if_match, **data),
+            lambda owner, if_match: add(owner=owner, if_match=if_match),
             code=201,
             retryable=True,
         )
@@ -137,7 +133,7 @@ class CartViewSet(viewsets.ViewSet):
         responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415)},
     )
     def update_item(self, request: Request, item_id: int) -> Response:
-        data = _valid(CartItemUpdateInput, request)
+        data = valid_input(CartItemUpdateInput, request)
         return self._write(
             request,
             lambda owner, if_match: services.cart_item_update(
@@ -162,7 +158,7 @@ class CartViewSet(viewsets.ViewSet):
         responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415)},
     )
     def update_details(self, request: Request) -> Response:
-        data = _valid(CartDetailsInput, request)
+        data = valid_input(CartDetailsInput, request)
         return self._write(
             request,
             lambda owner, if_match: services.cart_details_update(
@@ -192,7 +188,7 @@ class CartViewSet(viewsets.ViewSet):
         },
     )
     def checkout(self, request: Request) -> Response:
-        _valid(EmptyInput, request)
+        valid_input(EmptyInput, request)
         key = request_key(request)
         return self._write(
             request,
@@ -209,7 +205,7 @@ class CartViewSet(viewsets.ViewSet):
         responses={200: CheckoutPreviewOutput, **problems(400, 401, 409, 413, 415)},
     )
     def preview_checkout(self, request: Request) -> Response:
-        _valid(EmptyInput, request)
+        valid_input(EmptyInput, request)
         owner, _ = self._owner(request, create_session=False)
         if owner is None:
             raise errors.CartEmpty("You have no cart to check out.")
@@ -226,7 +222,7 @@ class CartViewSet(viewsets.ViewSet):
         },
     )
     def apply_discount(self, request: Request) -> Response:
-        data = _valid(CartDiscountInput, request)
+        data = valid_input(CartDiscountInput, request)
         return self._write(
             request,
             lambda owner, if_match: services.cart_discount_apply(
@@ -252,7 +248,7 @@ class CartViewSet(viewsets.ViewSet):
         responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415, 422)},
     )
     def merge(self, request: Request) -> Response:
-        _valid(EmptyInput, request)
+        valid_input(EmptyInput, request)
         if not request.user.is_authenticated:
             self.permission_denied(request, "Sign in to merge a guest cart into yours.")
         if not request.headers.get(SESSION_HEADER):
@@ -263,65 +259,3 @@ class CartViewSet(viewsets.ViewSet):
             if_match=if_match(request),
         )
         return self._answer(state, "")
-
-
-class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """The catalog. Everyone reads the products for sale; staff see and change all."""
-
-    serializer_class = ProductSerializer
-    permission_classes = [IsStaffOrReadOnly]
-    filter_backends = [SearchFilter]
-    search_fields = ["name", "sku"]
-    lookup_value_regex = r"[0-9]+"
-
-    def get_queryset(self):
-        return selectors.product_list(include_inactive=is_staff(self.request))
-
-    @extend_schema(
-        auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True), **problems(400, 404)}
-    )
-    def list(self, request: Request) -> Response:
-        return public_answer(request, super().list(request))
-
-    @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer, **problems(404)})
-    def retrieve(self, request: Request, pk: str) -> Response:
-        return public_answer(request, super().retrieve(request, pk=pk))
-
-    @extend_schema(
-        request=ProductInput, responses={201: ProductSerializer, **problems(400, 401, 403, 409)}
-    )
-    def create(self, request: Request) -> Response:
-        data = _valid(ProductInput, request)
-        product = services.product_create(**data)
-        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(
-        request=ProductInput,
-        responses={200: ProductSerializer, **problems(400, 401, 403, 404, 409)},
-    )
-    def partial_update(self, request: Request, pk: str) -> Response:
-        serializer = ProductInput(self.get_object(), data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        product = services.product_update(product_id=int(pk), fields=serializer.validated_data)
-        return Response(ProductSerializer(product).data)
-
-    @extend_schema(responses={204: None, **problems(401, 403, 404, 409)})
-    def destroy(self, request: Request, pk: str) -> Response:
-        services.product_delete(product_id=int(pk))
-        return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-@extend_schema_view(
-    list=extend_schema(responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)}),
-    retrieve=extend_schema(responses={200: StaffCartOutput, **problems(401, 403, 404)}),
-)
-class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):
-    """Every cart, read-only, for staff."""
-
-    serializer_class = StaffCartOutput
-    permission_classes = [IsStaff]
-    filterset_class = StaffCartFilter
-    lookup_value_regex = r"[0-9a-fA-F-]{32,36}"
-
-    def get_queryset(self):
-        return selectors.cart_list()

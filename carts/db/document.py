@@ -49,6 +49,7 @@ def _items(lines: list[CartLine], discounts: Discounts) -> tuple[list[dict], Dec
             {
                 "id": line.id,
                 "product": {"id": line.product_id, "sku": line.sku, "name": line.name},
+                "attributes": dict(sorted(line.attributes.items())),
                 "quantity": line.quantity,
                 "unit_price": _money(line.unit_price),
                 "line_total": _money(line_total),
@@ -142,11 +143,19 @@ def cart_document(state: CartState | None, *, session_id: str | None = None) -> 
 # in the same order, strings escaped as orjson escapes them. Both money columns have two
 # decimals, so their text is what `_money` writes. Only carts without codes are written so
 # (`cart_read_active_rendered`): their lines' discount is nil.
-_ID, _PRODUCT_ID, _SKU, _NAME, _QUANTITY, _UNIT_PRICE = LINE_COLUMNS.split(", ")
+_ID, _PRODUCT_ID, _SKU, _NAME, _QUANTITY, _UNIT_PRICE, _ATTRIBUTES = LINE_COLUMNS.split(", ")
+# Attributes compact, keys in code point order as `_items` sorts them (jsonb's own text has
+# spaces and orders keys by length); most lines have none, and skip the subquery.
+ATTRIBUTES_JSON = (
+    "CASE WHEN i.attributes_key = '' THEN '{}' ELSE (SELECT '{' || string_agg("  # noqa: S608
+    "to_json(a.key)::text || ':' || to_json(a.value)::text, ',' ORDER BY a.key COLLATE \"C\""
+    f") || '}}' FROM jsonb_each_text({_ATTRIBUTES}) a) END"
+)
 LINE_JSON = (
     f"""'{{"id":' || {_ID} || ',"product":{{"id":' || {_PRODUCT_ID} """
     f"""|| ',"sku":' || to_json({_SKU}) || ',"name":' || to_json({_NAME}) """
-    f"""|| '}},"quantity":' || {_QUANTITY} || ',"unit_price":"' || {_UNIT_PRICE} """
+    f"""|| '}},"attributes":' || {ATTRIBUTES_JSON} """
+    f"""|| ',"quantity":' || {_QUANTITY} || ',"unit_price":"' || {_UNIT_PRICE} """
     f"""|| '","line_total":"' || ({_QUANTITY} * {_UNIT_PRICE}) || '","discount":"0.00"}}'"""
 )
 

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
+from carts.attributes import attributes_key
 from carts.db import runner
 from carts.domain import CartLine, CartOwner, CartState, LineEvent
 from carts.models import Cart, CartItem, CartStatus, CheckoutAttempt, Product
@@ -31,6 +32,7 @@ LINE_FIELDS = (
     Product._meta.get_field("name"),
     CartItem._meta.get_field("quantity"),
     CartItem._meta.get_field("unit_price"),
+    CartItem._meta.get_field("attributes"),
 )
 # Aliases: i for carts_cartitem, p for carts_product.
 LINE_COLUMNS = ", ".join(
@@ -170,8 +172,9 @@ def product_read(*, product_id: int) -> Product | None:
 
 
 LINE_PUT = (
-    "INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, created_at, "
-    "updated_at) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (cart_id, product_id) DO UPDATE "
+    "INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, attributes, "
+    "attributes_key, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (cart_id, product_id, attributes_key) DO UPDATE "
     "SET quantity = excluded.quantity, unit_price = excluded.unit_price, "
     "updated_at = excluded.updated_at RETURNING id"
 )
@@ -189,28 +192,60 @@ LINE_PUT_TOLD = (
 _NO_ID_YET = -1  # the line's id in the event's JSON text until the statement gives it
 
 
+def _line_values(cart: Cart, product: Product, quantity: int, attributes: dict, now) -> list:
+    field = CartItem._meta.get_field
+    return [
+        runner.param(field("cart"), cart.pk),
+        product.pk,
+        quantity,
+        runner.param(field("unit_price"), product.price),
+        runner.param(field("attributes"), attributes),
+        attributes_key(attributes),
+        now,
+        now,
+    ]
+
+
 def line_put(
-    *, cart: Cart, product: Product, quantity: int, event: LineEvent | None = None
+    *,
+    cart: Cart,
+    product: Product,
+    quantity: int,
+    attributes: dict[str, str],
+    event: LineEvent | None = None,
 ) -> CartLine:
-    """Set the cart's line of `product` to `quantity` units at the product's price, creating
-    it if need be, and write `event`, in one statement on PostgreSQL; returns the line."""
+    """Set the cart's line of `product` with `attributes` (normalised) to `quantity` units at
+    the product's price, creating it if need be, and write `event`, in one statement on
+    PostgreSQL; returns the line."""
     field = CartItem._meta.get_field
     at = timezone.now()
     now = runner.param(field("updated_at"), at)
-    cart_id = runner.param(field("cart"), cart.pk)
-    params = [cart_id, product.pk, quantity, runner.param(field("unit_price"), product.price)]
-    params += [now, now]
+    params = _line_values(cart, product, quantity, attributes, now)
     together = event is not None and connection.vendor == "postgresql"
     if together:
         event.data["cart"]["items"][event.item_index]["id"] = _NO_ID_YET
         text = json.dumps(event.data, cls=DjangoJSONEncoder)
         before, after = text.split(f'"id": {_NO_ID_YET}', 1)
-        params += [event.type, cart_id, f'{before}"id": ', after, now]
+        params += [event.type, params[0], f'{before}"id": ', after, now]
     [(line_id,)] = runner.rows(LINE_PUT_TOLD if together else LINE_PUT, params, (field("id"),))
     if event is not None and not together:
         event.data["cart"]["items"][event.item_index]["id"] = line_id
         event_record(type=event.type, cart_id=cart.pk, data=event.data, at=at)
-    return CartLine(line_id, product.pk, product.sku, product.name, quantity, product.price)
+    return CartLine(
+        line_id, product.pk, product.sku, product.name, quantity, product.price, attributes
+    )
+
+
+def lines_put(*, cart: Cart, puts: list[tuple[Product, int, dict[str, str]]]) -> None:
+    """Set several lines at once (a bulk add), each as `line_put` sets one, in one statement.
+    Each (product, attributes) appears once in `puts`."""
+    now = runner.param(CartItem._meta.get_field("updated_at"), timezone.now())
+    head, rest = LINE_PUT.split(" VALUES ", 1)
+    row, tail = rest.split(") ", 1)
+    values = ", ".join([f"{row})"] * len(puts))
+    params = [value for put in puts for value in _line_values(cart, *put, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{head} VALUES {values} {tail}", params)
 
 
 # Row locks taken through the ORM, off the hot paths ------------------------------------------

@@ -1,5 +1,6 @@
 """The cart domain's data: the catalog, carts and their lines, checkout's records
-(cart.py), and discount codes with their place on carts (discount.py)."""
+(cart.py), discount codes with their place on carts (discount.py), and saved items
+(saved.py)."""
 
 from carts.models.cart import (
     CURRENT_STATUSES,
@@ -17,6 +18,7 @@ from carts.models.cart import (
     default_currency,
 )
 from carts.models.discount import CartDiscount, DiscountCode, DiscountKind
+from carts.models.saved import SavedItem
 
 __all__ = [
     "CURRENT_STATUSES",
@@ -31,6 +33,7 @@ __all__ = [
     "IdempotencyRecord",
     "PaymentState",
     "Product",
+    "SavedItem",
     "StockReservation",
     "StockSale",
     "currency_validator",

@@ -158,13 +158,19 @@ class CartItem(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="cart_items")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
+    # carts/attributes.py: normalised; the key is "" without attributes, else their hash.
+    attributes = models.JSONField(default=dict, blank=True)
+    attributes_key = models.CharField(max_length=64, default="", blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["cart", "product"], name="one_line_per_product"),
+            models.UniqueConstraint(
+                fields=["cart", "product", "attributes_key"],
+                name="one_line_per_product_and_attributes",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity__gte=1), name="cart_item_quantity_positive"
             ),

@@ -1,7 +1,8 @@
 """The cart domain's rules, as functions: `<entity>_<action>(*, ...)`, each in one transaction
 (the batch jobs in one per batch). Callers import them from here.
 
-- cart.py: a shopper's changes to their cart;
+- add.py: adding to a cart, one line or several; cart.py: a shopper's other changes to
+  their cart;
 - checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
   preview.py: what a checkout would find now; sales.py: telling the product service what was
   sold; sweeper.py: ending what a dead worker left half done);
@@ -10,10 +11,10 @@
 - maintenance.py: the batch jobs; common.py: the checks and steps several of them share.
 """
 
+from carts.services.add import cart_item_add, cart_items_add
 from carts.services.cart import (
     cart_clear,
     cart_details_update,
-    cart_item_add,
     cart_item_remove,
     cart_item_update,
     cart_merge,
@@ -56,6 +57,7 @@ __all__ = [
     "cart_item_add",
     "cart_item_remove",
     "cart_item_update",
+    "cart_items_add",
     "cart_merge",
     "cart_purge_old",
     "cart_resume",

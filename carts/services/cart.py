@@ -6,19 +6,18 @@ its version, carts/db/statements.py), so concurrent changes to one cart happen o
 another and none is lost.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from addtocart.observability import metrics
 from carts import errors, selectors
 from carts.db import discounts as codes
 from carts.db import statements
 from carts.domain import CartLine, CartOwner, CartState
-from carts.models import Cart, CartItem, CartStatus, Product
-from carts.services.catalog import product_apply, product_data_fetch
+from carts.models import CartItem, CartStatus
+from carts.services.catalog import product_apply
 from carts.services.common import (
     check_currency,
     check_not_checking_out,
@@ -26,7 +25,9 @@ from carts.services.common import (
     check_quantity,
     check_stock,
     first_item_mark,
+    lock_cart_and_line,
     open_active_cart,
+    product_service_data,
     resume_abandoned_cart,
     touch,
 )
@@ -43,102 +44,9 @@ def cart_resume(*, owner: CartOwner) -> CartState | None:
     return CartState(cart, statements.cart_lines_read(cart=cart), codes.cart_codes_read(cart=cart))
 
 
-def _service_data(read_product: Callable[[], Product | None]) -> dict | None:
-    """The product service's data for the product `read_product` finds (read only when there
-    is a service), fetched before any transaction; None without a service or a product."""
-    if not settings.PRODUCT_SERVICE_URL or (product := read_product()) is None:
-        return None
-    return product_data_fetch(skus=[product.sku], fresh=False)[product.sku]
-
-
-def _sellable_product(product: Product | None, product_id: int, data: dict | None) -> Product:
-    """The product, brought in line with the product service's `data`, if for sale."""
-    if product is not None and data is not None:
-        product_apply(product=product, data=data)
-    if product is None or not product.is_active:
-        raise errors.ProductNotFound(f"There is no product {product_id} for sale.")
-    return product
-
-
 def _line_set(lines: list[CartLine], line: CartLine) -> None:
-    """Put `line` into `lines` in place of the line with its id, or last."""
-    index = next((n for n, old in enumerate(lines) if old.id == line.id), None)
-    if index is None:
-        lines.append(line)
-    else:
-        lines[index] = line
-
-
-def cart_item_add(
-    *,
-    owner: CartOwner,
-    product_id: int,
-    quantity: int = 1,
-    if_match: Sequence[str] | None = None,
-) -> CartState:
-    """Add units of a product; a product already in the cart grows its line.
-
-    With the product service, its data is fetched first, before the transaction."""
-    check_quantity(quantity)
-    data = _service_data(lambda: statements.product_read(product_id=product_id))
-    return _item_add(owner, product_id, quantity, if_match, data)
-
-
-@transaction.atomic
-def _item_add(
-    owner: CartOwner,
-    product_id: int,
-    quantity: int,
-    if_match: Sequence[str] | None,
-    data: dict | None,
-) -> CartState:
-    cart = statements.cart_lock_and_touch(owner=owner, first_item=True)
-    check_precondition(cart, if_match, touched=True)
-    created = False
-    if cart is None:
-        cart, created = open_active_cart(owner)
-        touch(cart, **first_item_mark(cart))
-    found, lines = statements.cart_lines_read_with_product(cart=cart, product_id=product_id)
-    product = _sellable_product(found, product_id, data)
-    check_currency(product, cart)
-    line = next((line for line in lines if line.product_id == product.pk), None)
-    new_quantity = quantity + (line.quantity if line else 0)
-    limit = settings.CART_MAX_QUANTITY_PER_LINE
-    if new_quantity > limit:
-        raise errors.LineQuantityLimitReached(
-            f"A line holds at most {limit} units; this one would hold {new_quantity}.",
-            max_quantity=limit,
-        )
-    check_stock(product, new_quantity)
-    if line is None and len(lines) >= settings.CART_MAX_LINES:
-        raise errors.CartLinesLimitReached(
-            f"A cart holds at most {settings.CART_MAX_LINES} lines.",
-            max_lines=settings.CART_MAX_LINES,
-        )
-    put = CartLine(
-        line.id if line else 0, product.pk, product.sku, product.name, new_quantity, product.price
-    )
-    on_cart = codes.cart_codes_read(cart=cart)
-    kind = EventType.CREATED if created else EventType.UPDATED
-    told = line_event(kind, cart, lines, put, on_cart)
-    put = statements.line_put(cart=cart, product=product, quantity=new_quantity, event=told)
-    _line_set(lines, put)
-    transaction.on_commit(lambda: metrics.ITEMS_ADDED.inc(quantity))
-    return CartState(cart, lines, on_cart)
-
-
-def _lock_cart_and_line(
-    owner: CartOwner, item_id: int, if_match: Sequence[str] | None
-) -> tuple[Cart, list[CartLine], CartLine]:
-    cart = statements.cart_lock_and_touch(owner=owner)
-    check_precondition(cart, if_match, touched=True)
-    if cart is None:
-        check_not_checking_out(owner)
-    lines = statements.cart_lines_read(cart=cart) if cart is not None else []
-    line = next((line for line in lines if line.id == item_id), None)
-    if line is None:
-        raise errors.CartItemNotFound(f"Your cart has no line {item_id}.")
-    return cart, lines, line
+    """Put `line` into `lines` in place of the line with its id."""
+    lines[next(n for n, old in enumerate(lines) if old.id == line.id)] = line
 
 
 def cart_item_update(
@@ -154,7 +62,7 @@ def cart_item_update(
     if quantity == 0:
         return cart_item_remove(owner=owner, item_id=item_id, if_match=if_match)
     check_quantity(quantity)
-    data = _service_data(lambda: selectors.line_product_read(owner=owner, item_id=item_id))
+    data = product_service_data(lambda: selectors.line_product_read(owner=owner, item_id=item_id))
     return _item_update(owner, item_id, quantity, if_match, data)
 
 
@@ -166,7 +74,7 @@ def _item_update(
     if_match: Sequence[str] | None,
     data: dict | None,
 ) -> CartState:
-    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    cart, lines, line = lock_cart_and_line(owner, item_id, if_match)
     product = statements.product_read(product_id=line.product_id)
     if data is not None:
         product_apply(product=product, data=data)
@@ -175,11 +83,19 @@ def _item_update(
             f"{product.sku} is no longer for sale; remove the line.", product_id=product.pk
         )
     check_currency(product, cart)
-    check_stock(product, quantity)
-    put = CartLine(line.id, product.pk, product.sku, product.name, quantity, product.price)
+    elsewhere = sum(
+        old.quantity for old in lines if old.product_id == product.pk and old.id != line.id
+    )
+    check_stock(product, quantity + elsewhere)
+    put = line._replace(
+        sku=product.sku, name=product.name, quantity=quantity, unit_price=product.price
+    )
     on_cart = codes.cart_codes_read(cart=cart)
     told = line_event(EventType.UPDATED, cart, lines, put, on_cart)
-    _line_set(lines, statements.line_put(cart=cart, product=product, quantity=quantity, event=told))
+    put = statements.line_put(
+        cart=cart, product=product, quantity=quantity, attributes=line.attributes, event=told
+    )
+    _line_set(lines, put)
     return CartState(cart, lines, on_cart)
 
 
@@ -187,7 +103,7 @@ def _item_update(
 def cart_item_remove(
     *, owner: CartOwner, item_id: int, if_match: Sequence[str] | None = None
 ) -> CartState:
-    cart, lines, line = _lock_cart_and_line(owner, item_id, if_match)
+    cart, lines, line = lock_cart_and_line(owner, item_id, if_match)
     CartItem.objects.filter(pk=line.id).delete()
     lines.remove(line)
     state = CartState(cart, lines, codes.cart_codes_read(cart=cart))
@@ -237,7 +153,8 @@ def cart_merge(
 ) -> CartState | None:
     """Move a guest cart's lines into the user's cart and mark the guest cart `merged`.
 
-    Quantities of a product in both carts are summed, up to the per-line limit; the guest's
+    Quantities of a product with the same attributes in both carts are summed, up to the
+    per-line limit; the guest's
     discount codes join the user's while the cart has room for them, and the guest's note and
     e-mail fill those the user has not given. The guest cart keeps its
     lines as history. Returns the user's cart (None if neither has one).
@@ -261,9 +178,10 @@ def cart_merge(
     created = False
     if user_cart is None:
         user_cart, created = open_active_cart(user_owner)
-    lines = {line.product_id: line for line in user_cart.items.all()}
-    new_products = {line.product_id for line in guest_lines} - lines.keys()
-    if len(lines) + len(new_products) > settings.CART_MAX_LINES:
+    # One line per product and attributes (CartItem's unique constraint).
+    lines = {(line.product_id, line.attributes_key): line for line in user_cart.items.all()}
+    new_lines = {(line.product_id, line.attributes_key) for line in guest_lines} - lines.keys()
+    if len(lines) + len(new_lines) > settings.CART_MAX_LINES:
         raise errors.CartLinesLimitReached(
             f"Together the carts would hold more than {settings.CART_MAX_LINES} lines.",
             max_lines=settings.CART_MAX_LINES,
@@ -273,7 +191,7 @@ def cart_merge(
     limit = settings.CART_MAX_QUANTITY_PER_LINE
     to_create, to_update = [], []
     for guest_line in guest_lines:
-        line = lines.get(guest_line.product_id)
+        line = lines.get((guest_line.product_id, guest_line.attributes_key))
         if line is None:
             to_create.append(
                 CartItem(
@@ -281,6 +199,8 @@ def cart_merge(
                     product_id=guest_line.product_id,
                     quantity=min(guest_line.quantity, limit),
                     unit_price=guest_line.product.price,
+                    attributes=guest_line.attributes,
+                    attributes_key=guest_line.attributes_key,
                 )
             )
         else:

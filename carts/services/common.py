@@ -4,7 +4,7 @@ Every change to a cart first locks the owner's active cart row (carts/db/stateme
 how), so concurrent changes to one cart happen one after another and none is lost.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -15,10 +15,19 @@ from django.utils import timezone
 from addtocart.observability import metrics
 from carts import errors, selectors
 from carts.db import statements
-from carts.domain import CartOwner, CartState, cart_etag
+from carts.domain import CartLine, CartOwner, CartState, cart_etag
 from carts.models import Cart, CartStatus, Product
+from carts.services.catalog import product_data_fetch
 from carts.services.events import cart_event
 from events.models import EventType
+
+
+def product_service_data(read_product: Callable[[], Product | None]) -> dict | None:
+    """The product service's data for the product `read_product` finds (read only when there
+    is a service), fetched before any transaction; None without a service or a product."""
+    if not settings.PRODUCT_SERVICE_URL or (product := read_product()) is None:
+        return None
+    return product_data_fetch(skus=[product.sku], fresh=False)[product.sku]
 
 
 def check_precondition(
@@ -67,6 +76,21 @@ def check_not_checking_out(owner: CartOwner) -> None:
         raise errors.CheckoutInProgress(
             "Your cart is being checked out; it can change again if that fails.", retry_after=2
         )
+
+
+def lock_cart_and_line(
+    owner: CartOwner, item_id: int, if_match: Sequence[str] | None
+) -> tuple[Cart, list[CartLine], CartLine]:
+    """Lock and touch the owner's active cart; its lines and line `item_id` (404 if none)."""
+    cart = statements.cart_lock_and_touch(owner=owner)
+    check_precondition(cart, if_match, touched=True)
+    if cart is None:
+        check_not_checking_out(owner)
+    lines = statements.cart_lines_read(cart=cart) if cart is not None else []
+    line = next((line for line in lines if line.id == item_id), None)
+    if line is None:
+        raise errors.CartItemNotFound(f"Your cart has no line {item_id}.")
+    return cart, lines, line
 
 
 def touch(cart: Cart, **changes: Any) -> None:

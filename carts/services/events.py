@@ -32,7 +32,7 @@ def line_event(
     """The event of putting `line` (a new line's id still 0) among `lines`, for `line_put`;
     `codes`: the cart's discount codes."""
     after = list(lines)
-    index = next((n for n, old in enumerate(after) if old.product_id == line.product_id), None)
+    index = next((n for n, old in enumerate(after) if old.identity == line.identity), None)
     if index is None:
         index = len(after)
         after.append(line)

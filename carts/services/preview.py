@@ -20,7 +20,7 @@ from carts.domain import CartLine, CartOwner
 from carts.models import CartItem
 from carts.services.catalog import product_apply, product_data_fetch
 from carts.services.common import check_not_checking_out
-from carts.services.reservations import line_fault
+from carts.services.reservations import line_fault, product_units
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ def _preview(owner: CartOwner, service_data: dict | None) -> CheckoutPreview:
     for item in items:
         if service_data is not None and item.product.sku in service_data:
             product_apply(product=item.product, data=service_data[item.product.sku])
-    faults = [fault for item in items if (fault := line_fault(item, cart.currency))]
+    units = product_units(items)
+    faults = [fault for item in items if (fault := line_fault(item, cart.currency, units))]
     lines = [CartLine.of(item) for item in items]
     discounts = discounts_evaluate(
         codes.cart_codes_read(cart=cart), lines=lines, currency=cart.currency, now=timezone.now()

@@ -38,19 +38,28 @@ from carts.services.events import cart_event
 from events.models import EventType
 
 
-def line_fault(line: CartItem, currency: str) -> dict | None:
-    """What keeps a line from being checked out, if anything."""
+def product_units(lines: list[CartItem]) -> dict[int, int]:
+    """The units of each product over the cart's lines (one per set of attributes)."""
+    units: dict[int, int] = {}
+    for line in lines:
+        units[line.product_id] = units.get(line.product_id, 0) + line.quantity
+    return units
+
+
+def line_fault(line: CartItem, currency: str, units: dict[int, int]) -> dict | None:
+    """What keeps a line from being checked out, if anything. `units`: each product's units
+    over the cart's lines, which its stock must cover together."""
     product = line.product
     fault = {"item_id": line.pk, "product_id": product.pk, "sku": product.sku}
     if not product.is_active:
         return {**fault, "reason": "product_unavailable"}
     if product.currency != currency:
         return {**fault, "reason": "currency_changed", "currency": product.currency}
-    if product.stock < line.quantity:
+    if product.stock < units[product.pk]:
         return {
             **fault,
             "reason": "insufficient_stock",
-            "requested": line.quantity,
+            "requested": units[product.pk],
             "available": product.stock,
         }
     if product.price != line.unit_price:
@@ -132,11 +141,11 @@ def checkout_reserve(
     discounts = discounts_evaluate(
         started.discounts, lines=started.lines, currency=cart.currency, now=now
     )
-    faults = [fault for line in lines if (fault := line_fault(line, cart.currency))]
+    quantities = product_units(lines)
+    faults = [fault for line in lines if (fault := line_fault(line, cart.currency, quantities))]
     _conflict_unless_empty(faults, code_faults(discounts))
     _conflict_unless_empty([], _uses_hold(discounts))
 
-    quantities = {line.product_id: line.quantity for line in lines}
     _stock_move(quantities, -1)
     subtotal = sum((line.quantity * line.unit_price for line in lines), Decimal("0.00"))
     attempt = CheckoutAttempt(

@@ -365,6 +365,14 @@ def test_cart_change_page_is_view_only(web, carts):
     assert "54.80 EUR" in html  # the subtotal
 
 
+def test_cart_change_page_shows_each_lines_attributes_escaped(web, carts):
+    cart = carts["user"]
+    cart.items.filter(quantity=2).update(attributes={"size": "M", "engraving": "<b>Ada</b>"})
+    html = web.get(f"{CARTS}{cart.pk}/change/").content.decode()
+    assert "engraving: &lt;b&gt;Ada&lt;/b&gt;; size: M" in html
+    assert "<b>Ada</b>" not in html
+
+
 def test_cart_change_page_refuses_changes(web, carts):
     cart = carts["user"]
     response = web.post(

@@ -44,11 +44,12 @@ def test_add_item_makes_three_queries_whatever_the_cart_size(user_api, owner, li
     (one statement: carts/db/statements.py `line_put`)."""
     fill_cart(owner, lines)
     new, existing = ProductFactory(), cart_get_active(owner=owner).items.first().product
-    add = lambda product: user_api.post(  # noqa: E731
-        "/api/v1/cart/items/", {"product_id": product.pk}, format="json"
+    add = lambda product, **more: user_api.post(  # noqa: E731
+        "/api/v1/cart/items/", {"product_id": product.pk, **more}, format="json"
     )
     assert count_queries(lambda: add(new)) == 3
     assert count_queries(lambda: add(existing)) == 3
+    assert count_queries(lambda: add(existing, attributes={"size": "M"})) == 3
 
 
 @pytest.mark.parametrize("lines", [1, 10, 50])

@@ -115,10 +115,16 @@ NAMES = [
 
 
 def owner_of_a_cart_with_every_kind_of_line(user) -> CartOwner:
-    """Names JSON must escape, the largest price and quantity, a free product."""
+    """Names and attributes JSON must escape (their keys in an order PostgreSQL and Python
+    sort alike), the largest price and quantity, a free product."""
     cart = CartFactory(user=user)
-    for name in NAMES:
-        CartItemFactory(cart=cart, product=ProductFactory(name=name, sku=f"{name[:20]}-sku"))
+    for n, name in enumerate(NAMES):
+        attributes = {"zeta": name, "Alpha": str(n), "émoji 😀": name[::-1], 'a"b': "x"}
+        CartItemFactory(
+            cart=cart,
+            product=ProductFactory(name=name, sku=f"{name[:20]}-sku"),
+            attributes=attributes,
+        )
     biggest = ProductFactory(price=Decimal("9999999999.99"))
     CartItemFactory(cart=cart, product=biggest, quantity=100_000)
     CartItemFactory(cart=cart, product=ProductFactory(price=Decimal("0.00")), quantity=3)
@@ -135,6 +141,8 @@ def test_postgresql_writes_the_lines_as_the_service_writes_them(user):
     assert answer(rendered) == answer(in_python)
     document = json.loads(answer(rendered))
     assert [item["product"]["name"] for item in document["items"]][: len(NAMES)] == NAMES
+    assert list(document["items"][0]["attributes"]) == ["Alpha", 'a"b', "zeta", "émoji 😀"]
+    assert document["items"][-1]["attributes"] == {}
     assert document["items"][len(NAMES)]["line_total"] == "999999999999000.00"
     assert document["subtotal"] == "999999999999050.35"  # and 5 x 10.00
 

@@ -44,7 +44,7 @@ CART_FIELDS = {
     "note",
     "email",
 }
-ITEM_FIELDS = {"id", "product", "quantity", "unit_price", "line_total", "discount"}
+ITEM_FIELDS = {"id", "product", "attributes", "quantity", "unit_price", "line_total", "discount"}
 PRODUCT_FIELDS = {
     "id",
     "sku",
