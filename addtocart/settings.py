@@ -302,6 +302,7 @@ CART_DEFAULT_CURRENCY = env_str("CART_DEFAULT_CURRENCY", "EUR").upper()
 CART_MAX_LINES = env_int("CART_MAX_LINES", 100, minimum=1)
 CART_MAX_DISCOUNT_CODES = env_int("CART_MAX_DISCOUNT_CODES", 1, minimum=1)
 CART_MAX_QUANTITY_PER_LINE = env_int("CART_MAX_QUANTITY_PER_LINE", 99, minimum=1)
+SAVED_ITEMS_MAX = env_int("SAVED_ITEMS_MAX", 100, minimum=1)
 CART_ABANDONMENT_MINUTES = env_int("CART_ABANDONMENT_MINUTES", 1440, minimum=1)
 IDEMPOTENCY_KEY_HOURS = 24
 # A request with an Idempotency-Key holds it this long; a retry after that (its worker died)

@@ -157,3 +157,31 @@ class DiscountCodeRejected(DomainError):
     status = 400
     code = "invalid"
     title = "The discount code is not valid."
+
+
+class SignInToSave(NotSignedIn):
+    """A guest asked for saved items: they belong to signed-in shoppers."""
+
+    def __init__(self) -> None:
+        super().__init__("Sign in to save items for later.")
+
+
+class SavedItemNotFound(NotFound):
+    code = "saved_item_not_found"
+    title = "No such saved item."
+
+
+class SavedItemChanged(DomainError):
+    """A save added units to the saved item while it was being moved to the cart."""
+
+    status = 409
+    code = "saved_item_changed"
+    title = "The saved item changed while it was being moved."
+
+
+class SavedItemsLimitReached(DomainError):
+    """Raised with `max_saved_items`."""
+
+    status = 422
+    code = "saved_items_limit"
+    title = "You have saved the most items you may."

@@ -6,11 +6,15 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    BooleanField,
     Count,
+    ExpressionWrapper,
+    F,
     Field,
     IntegerField,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -30,6 +34,7 @@ from carts.models import (
     CheckoutAttempt,
     DiscountCode,
     Product,
+    SavedItem,
     StockReservation,
     StockSale,
 )
@@ -158,3 +163,19 @@ def carts_with_figures(queryset: QuerySet[Cart]) -> QuerySet[Cart]:
         quantity_sum=aggregate_of_rows(lines, Sum("quantity"), IntegerField()),
         subtotal_sum=aggregate_of_rows(lines, Sum(LINE_VALUE), MONEY_OUTPUT),
     )
+
+
+def saved_items_read(*, user_id: int) -> QuerySet[SavedItem]:
+    """The user's saved items, newest first, each with its product and `available` (the
+    product is for sale with stock for the saved quantity): one query."""
+    available = ExpressionWrapper(
+        Q(product__is_active=True, product__stock__gte=F("quantity")), output_field=BooleanField()
+    )
+    items = SavedItem.objects.filter(user_id=user_id).select_related("product")
+    return items.annotate(available=available)
+
+
+def saved_item_read(*, user_id: int, saved_item_id: int) -> SavedItem | None:
+    """One of the user's saved items with its product (None if the user has no such item)."""
+    items = SavedItem.objects.select_related("product").filter(user_id=user_id, pk=saved_item_id)
+    return items.first()

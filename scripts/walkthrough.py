@@ -3,8 +3,9 @@
 
     python3 scripts/walkthrough.py [http://localhost:8000]
 
-Registers a shopper, signs in, adds a product to the cart, checks out, and checks each
-answer. Exits non-zero at the first surprise.
+Registers a shopper, signs in, adds a product to the cart, saves it for later and moves it
+back, adds several lines at once (one with attributes), previews the checkout, checks out,
+and checks each answer. Exits non-zero at the first surprise.
 """
 
 import json
@@ -50,7 +51,7 @@ def main(base: str) -> None:
     token = body["access"]
 
     status, body = call(base, "GET", "/api/v1/products/?page_size=100")
-    in_stock = [p for p in body.get("results", []) if p["stock"] >= 2]
+    in_stock = [p for p in body.get("results", []) if p["stock"] >= 3]
     expect(status == 200 and in_stock, "list products in stock", body)
     product = in_stock[0]
 
@@ -61,6 +62,34 @@ def main(base: str) -> None:
 
     status, cart = call(base, "GET", "/api/v1/cart/", token=token)
     expect(status == 200 and len(cart["items"]) == 1, "read the cart", cart)
+
+    item_id = cart["items"][0]["id"]
+    status, body = call(base, "POST", f"/api/v1/cart/items/{item_id}/save-for-later/", token=token)
+    expect(status == 200 and body["items"] == [], f"save {product['sku']} for later", body)
+
+    status, body = call(base, "GET", "/api/v1/saved-items/", token=token)
+    saved = body["results"] if status == 200 else []
+    expect(
+        len(saved) == 1 and saved[0]["quantity"] == 2 and saved[0]["available"],
+        "list the saved items",
+        body,
+    )
+
+    path = f"/api/v1/saved-items/{saved[0]['id']}/move-to-cart/"
+    status, cart = call(base, "POST", path, token=token)
+    expect(status == 200 and cart["total_quantity"] == 2, "move it back to the cart", cart)
+
+    # One more of the product as another line (gift-wrapped), and another product if any.
+    entries = [{"product_id": product["id"], "attributes": {"gift wrap": "yes"}}]
+    entries += [{"product_id": p["id"]} for p in in_stock[1:2]]
+    status, cart = call(base, "POST", "/api/v1/cart/items/", {"items": entries}, token)
+    expect(
+        status == 201
+        and len(cart["items"]) == 1 + len(entries)
+        and cart["items"][1]["attributes"] == {"gift wrap": "yes"},
+        "add several at once, one gift-wrapped",
+        cart,
+    )
 
     status, body = call(base, "POST", "/api/v1/cart/checkout/preview/", token=token)
     expect(

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from carts.api.catalog import ProductViewSet
 from carts.api.discount_codes import DiscountCodeViewSet
+from carts.api.saved_items import SavedItemViewSet
 from carts.api.staff import StaffCartViewSet
 from carts.api.views import CartViewSet
 
@@ -10,6 +11,7 @@ router = SimpleRouter()
 router.register("products", ProductViewSet, basename="product")
 router.register("carts", StaffCartViewSet, basename="staff-cart")
 router.register("discount-codes", DiscountCodeViewSet, basename="discount-code")
+router.register("saved-items", SavedItemViewSet, basename="saved-item")
 
 cart_urls = [
     path(
@@ -22,6 +24,11 @@ cart_urls = [
         "items/<int:item_id>/",
         CartViewSet.as_view({"patch": "update_item", "delete": "remove_item"}),
         name="cart-item",
+    ),
+    path(
+        "items/<int:item_id>/save-for-later/",
+        CartViewSet.as_view({"post": "save_for_later"}),
+        name="cart-item-save-for-later",
     ),
     path(
         "discount-codes/",

@@ -153,6 +153,25 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        auth=[{"jwtAuth": []}],
+        request=EmptyInput,
+        parameters=[IF_MATCH_PARAM, IDEMPOTENCY_PARAM],
+        responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422)},
+    )
+    def save_for_later(self, request: Request, item_id: int) -> Response:
+        """Move a line into the signed-in shopper's saved items (`GET saved-items/`)."""
+        if not request.user.is_authenticated:
+            raise errors.SignInToSave()
+        valid_input(EmptyInput, request)
+        return self._write(
+            request,
+            lambda owner, if_match: services.saved_item_save(
+                owner=owner, item_id=item_id, if_match=if_match
+            ),
+            retryable=True,
+        )
+
+    @extend_schema(
         request=CartDetailsInput,
         parameters=CART_WRITE_PARAMS,
         responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415)},

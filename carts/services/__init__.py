@@ -3,6 +3,7 @@
 
 - add.py: adding to a cart, one line or several; cart.py: a shopper's other changes to
   their cart;
+- saved.py: a signed-in shopper's saved items (lines moved out of the cart, and back);
 - checkout.py: checking out, in phases (reservations.py: the transactions of those phases;
   preview.py: what a checkout would find now; sales.py: telling the product service what was
   sold; sweeper.py: ending what a dead worker left half done);
@@ -44,6 +45,7 @@ from carts.services.discounts import cart_discount_apply, cart_discount_remove
 from carts.services.maintenance import cart_abandon_idle, cart_purge_old
 from carts.services.preview import checkout_preview
 from carts.services.reservations import checkout_complete, checkout_release, checkout_reserve
+from carts.services.saved import saved_item_delete, saved_item_move_to_cart, saved_item_save
 from carts.services.sweeper import checkout_release_expired
 
 __all__ = [
@@ -78,4 +80,7 @@ __all__ = [
     "product_data_fetch",
     "product_delete",
     "product_update",
+    "saved_item_delete",
+    "saved_item_move_to_cart",
+    "saved_item_save",
 ]

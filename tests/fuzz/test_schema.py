@@ -26,7 +26,7 @@ from addtocart.api.problems import DomainError
 from carts import services
 from carts.domain import CartOwner
 from carts.guest_sessions import guest_session_verify
-from carts.models import Cart, CartItem, CartStatus
+from carts.models import Cart, CartItem, CartStatus, SavedItem
 from tests.conftest import bearer
 from tests.factories import ProductFactory, StaffFactory, UserFactory, cart_owned_by
 from tests.fuzz.profiles import FUZZ_EXAMPLES, profile
@@ -42,6 +42,7 @@ CHECKS = [
     checks.response_headers_conformance,
 ]
 STAFF_PATHS = r"^/api/v1/(products|carts|metrics|discount-codes)/"
+SAVED_ITEM_PATH = "/api/v1/saved-items/{id}/"
 # Requests sent, by identity and operation, and answers by identity and status code:
 # reported at the end of the module.
 CALLS: Counter = Counter()
@@ -96,7 +97,7 @@ def seed(base_url: str) -> dict[str, Identity]:
 def prepare(case, identity: Identity) -> None:
     """Keep something in the caller's cart to change or check out, and point a small
     generated `item_id` (1 to 3) at one of its lines, so real lines are hit as well as
-    unknown ones."""
+    unknown ones; a signed-in shopper's saved items likewise (`keep_a_saved_item`)."""
     owner = identity.owner
     if owner is None:
         return
@@ -112,6 +113,20 @@ def prepare(case, identity: Identity) -> None:
         ids = list(lines.values_list("pk", flat=True))
         if ids:
             case.path_parameters["item_id"] = ids[(item_id - 1) % len(ids)]
+    if owner.user_id is not None and case.operation.path.startswith(SAVED_ITEM_PATH):
+        keep_a_saved_item(case, owner, lines.first())
+
+
+def keep_a_saved_item(case, owner: CartOwner, line: CartItem | None) -> None:
+    """Keep a saved item to move back or delete (saved from the cart's `line`), and point a
+    small generated `id` ("1" to "3") at it, so a real item is hit as well as unknown ones."""
+    saved = SavedItem.objects.filter(user_id=owner.user_id)
+    if not saved.exists() and line is not None:
+        with contextlib.suppress(DomainError):
+            services.saved_item_save(owner=owner, item_id=line.pk)
+    first = saved.values_list("pk", flat=True).first()
+    if first and case.path_parameters.get("id") in ("1", "2", "3"):
+        case.path_parameters["id"] = str(first)
 
 
 @pytest.fixture(scope="module", autouse=True)
