@@ -1,4 +1,5 @@
-"""The admin site: Django's, with its login limited like the API's (addtocart/login_limits.py)."""
+"""The admin site: Django's, under the service's name, with its login limited like the API's
+(addtocart/login_limits.py)."""
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
@@ -10,6 +11,10 @@ from addtocart.observability.middleware import client_ip
 
 
 class AdminSite(admin.AdminSite):
+    site_header = "Add-to-Cart admin"  # the bar at the top of every page
+    site_title = "Add-to-Cart admin"  # the end of every page's <title>
+    index_title = "Site administration"
+
     def login(self, request, extra_context=None):
         if request.method != "POST":
             return super().login(request, extra_context)

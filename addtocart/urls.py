@@ -1,7 +1,10 @@
 """The root URLconf: the one module of the project package that imports the apps (their URLs)."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.decorators.cache import cache_control
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -21,8 +24,13 @@ api_urls = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
 ]
 
+# Browsers ask for /favicon.ico by themselves: it sends them to the icon among the static files
+# (a temporary redirect, kept a day: the static file's name changes with its content).
+favicon = RedirectView.as_view(url=lazy(static, str)("addtocart/favicon.ico"), permanent=False)
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/v1/docs/", permanent=False)),
+    path("favicon.ico", cache_control(max_age=86400, public=True)(favicon), name="favicon"),
     path("admin/", admin.site.urls),
     path("dashboard/", include(dashboard_urls)),
     path("api/v1/", include(api_urls)),

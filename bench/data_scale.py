@@ -4,8 +4,9 @@
         .venv/bin/python -m bench.data_scale --carts 100000 [--purge] [--keep]
 
 Recreates the database named in DATABASE_URL (it must end in `_scale`, as a guard), migrates,
-generates guest carts over the last 60 days (about 80 % with items, 3 lines on average; a
-third of those checked out, a quarter idle long enough to count as abandoned), then runs
+generates guest carts over the last 60 days (about 80 % with items, 3 lines on average, the
+first product twice in two sizes; a third of those checked out, a quarter idle long enough to
+count as abandoned; 200 products, a third of them short of the units in active carts), then runs
 VACUUM ANALYZE, as autovacuum would have on a long-lived database (statistics, and the
 visibility map that index-only scans need). `--keep` reuses the database as it is.
 
@@ -14,6 +15,12 @@ at 1 000 000), the median time of `business_metrics`, `GET /dashboard/` (this pe
 one before) and `GET /api/v1/metrics/business/` for 24h, 7d and 30d; then each SQL statement
 of `business_metrics` and of the dashboard over 30 days with its time and EXPLAIN (ANALYZE,
 BUFFERS, TIMING OFF) plan (per-node timing is left off: its overhead would double the times).
+Then demand against stock (carts/demand.py): the median time of `products_at_risk` and of the
+admin's product list (by name, by shortfall, filtered to demand exceeding stock), and the
+plans of their statements that read the lines (`--demand-only` skips the metrics before).
+The generator never runs `mark_abandoned_carts`, so half the carts stay active; with
+`--abandon-idle` the carts the job would mark are marked first (its rule, in one UPDATE
+without its events), leaving the active carts of a real "now". It changes the data for good.
 `--purge` then ages every abandoned and merged cart by 400 days and deletes them as
 `purge_carts` does, one batch of 1 000 at a time, timing each (a batch is one transaction:
 the longest batch is the longest any lock is held). Purge last: it deletes a quarter of the
@@ -31,7 +38,7 @@ from datetime import timedelta
 GENERATE = """
 INSERT INTO carts_product (sku, name, price, currency, stock, is_active, created_at, updated_at)
 SELECT 'SCALE-' || g, 'Scale product ' || g, (1 + g % 97)::numeric(12, 2) + 0.99, 'EUR',
-       1000000, true, now(), now()
+       ((g * 7919) % 30000)::bigint * %(carts)s / 1000000, true, now(), now()
 FROM generate_series(1, 200) AS g;
 
 CREATE TEMP TABLE plan AS
@@ -56,11 +63,19 @@ SELECT id, NULL, 'scale-' || g,
        CASE WHEN fate < 0.27 THEN 0 END
 FROM plan;
 
-INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, created_at, updated_at)
-SELECT p.id, products.id, 1 + (p.g + k) % 4, products.price, p.created, p.created
+-- Lines 1 and 2 are the same product in two sizes (one cart, two lines); attributes_key as
+-- carts/attributes.py computes it, the SHA-256 of the canonical JSON.
+INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, attributes, attributes_key,
+                            created_at, updated_at)
+SELECT p.id, products.id, 1 + (p.g + k) % 4, products.price, size.attributes::jsonb,
+       CASE WHEN k <= 2 THEN encode(sha256(convert_to(size.attributes, 'UTF8')), 'hex') ELSE '' END,
+       p.created, p.created
 FROM plan AS p
 CROSS JOIN LATERAL generate_series(1, 1 + (p.g % 5)) AS k
-JOIN carts_product AS products ON products.sku = 'SCALE-' || (1 + (p.g * 7 + k * 13) % 200)
+CROSS JOIN LATERAL (SELECT CASE k WHEN 1 THEN '{"size":"M"}' WHEN 2 THEN '{"size":"L"}'
+                               ELSE '{}' END AS attributes) AS size
+JOIN carts_product AS products
+  ON products.sku = 'SCALE-' || (1 + (p.g * 7 + greatest(k - 1, 1) * 13) % 200)
 WHERE p.fate < 0.80;
 
 UPDATE carts_cart AS c SET total = s.total
@@ -127,6 +142,10 @@ def main() -> None:
         help="with --purge: first add this many abandoned carts, with lines, idle 400 days",
     )
     parser.add_argument("--no-reads", action="store_true", help="skip the metrics timings")
+    parser.add_argument("--demand-only", action="store_true", help="time the demand reads only")
+    parser.add_argument(
+        "--abandon-idle", action="store_true", help="first mark idle carts abandoned"
+    )
     options = parser.parse_args()
 
     os.environ.setdefault("LOG_LEVEL", "error")
@@ -163,8 +182,12 @@ def main() -> None:
     carts, lines = Cart.objects.count(), CartItem.objects.count()
     print(f"Carts: {carts:,}; lines: {lines:,} ({lines / max(carts, 1):.2f} per cart).\n")
     print_environment(connection)
+    if options.abandon_idle:
+        abandon_idle()
     if not options.no_reads:
-        reads(options, carts)
+        if not options.demand_only:
+            reads(options, carts)
+        demand(options)
     if options.purge:
         if options.old_carts:
             add_old_carts(options.old_carts)
@@ -189,18 +212,38 @@ def print_environment(connection) -> None:
     print(f"Load average (1, 5, 15 min; {os.cpu_count()} CPUs, shared): {load()}.\n")
 
 
-def reads(options, carts: int) -> None:
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+def abandon_idle() -> None:
+    """Mark abandoned what `mark_abandoned_carts` would (`abandoned_q`), in one UPDATE."""
+    from django.db import connection
     from django.utils import timezone
 
-    from carts.analytics import business_metrics
+    from carts.analytics import abandoned_q
+    from carts.models import Cart
+
+    idle = Cart.objects.filter(abandoned_q(timezone.now()), status="active")
+    print(f"Marked {idle.update(status='abandoned'):,} idle carts abandoned.\n")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE carts_cart")
+
+
+def staff_client():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
 
     staff, _ = get_user_model().objects.get_or_create(
         username="scale-staff", defaults={"is_staff": True, "is_superuser": True}
     )
     client = Client()
     client.force_login(staff)
+    return client
+
+
+def reads(options, carts: int) -> None:
+    from django.utils import timezone
+
+    from carts.analytics import business_metrics
+
+    client = staff_client()
     budget = budget_ms(carts)
     limit = f"under {budget:.0f} ms at {carts:,} carts" if budget else "no budget at this size"
     print(f"## Reads (median of {options.runs} calls after one warm-up; budget: {limit})\n")
@@ -252,11 +295,55 @@ def explain_statements() -> None:
         print(f"\n## Statements of {title}\n")
         for number, query in enumerate(captured.captured_queries, 1):
             sql = query["sql"]
-            with connection.cursor() as cursor:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
             print(f"{number}. {describe(sql)}: {float(query['time']) * 1000:.0f} ms\n")
-            print(f"```\n{sql}\n\n{plan}\n```\n")
+            print(f"```\n{sql}\n\n{plan_of(sql)}\n```\n")
+
+
+def plan_of(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def demand(options) -> None:
+    """`products_at_risk` and the admin's product list, timed; the plans of their statements
+    that read the lines (the admin's count of its page, then the page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from carts.demand import products_at_risk
+    from carts.models import Cart
+    from carts.product_admin import ProductAdmin
+
+    active = Cart.objects.filter(status="active")
+    holding = active.filter(first_item_added_at__isnull=False).count()
+    print(f"\n## Demand against stock (median of {options.runs} calls after one warm-up)\n")
+    print(f"Active carts: {active.count():,}, {holding:,} of them ever held a line.\n")
+    client = staff_client()
+    short_by = ProductAdmin.list_display.index("short_by") + 1  # 0: the selection boxes
+    calls = {"`products_at_risk()`": products_at_risk}
+    for path in ("", f"?o=-{short_by}", "?demand=exceeds_stock"):
+        if client.get(f"/admin/carts/product/{path}").status_code != 200:
+            sys.exit(f"GET /admin/carts/product/{path} failed")
+        calls[f"`GET /admin/carts/product/{path}`"] = lambda p=path: client.get(
+            f"/admin/carts/product/{p}"
+        )
+    print("| Read | ms | SQL ms (one call) | Statements | Reading the lines |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    plans = {}
+    for title, call in calls.items():
+        ms = timed(call, options.runs)
+        with CaptureQueriesContext(connection) as captured:
+            call()
+        lines = [q["sql"] for q in captured.captured_queries if "carts_cartitem" in q["sql"]]
+        plans[title] = lines
+        sql_ms = sum(float(q["time"]) for q in captured.captured_queries) * 1000
+        print(f"| {title} | {ms:.0f} | {sql_ms:.0f} | {len(captured)} | {len(lines)} |")
+    for title in list(plans)[:2]:
+        for sql in plans[title]:
+            print(f"\n{title}:\n\n```\n{sql}\n\n{plan_of(sql)}\n```")
 
 
 def describe(sql: str) -> str:
@@ -279,8 +366,9 @@ SELECT id, NULL, 'old-' || g, 'abandoned', 'EUR', 1, now() - interval '430 days'
        now() - interval '400 days', NULL, now() - interval '430 days', NULL
 FROM old_plan;
 
-INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, created_at, updated_at)
-SELECT o.id, products.id, 1 + (o.g + k) % 4, products.price, now() - interval '430 days',
+INSERT INTO carts_cartitem (cart_id, product_id, quantity, unit_price, attributes, attributes_key,
+                            created_at, updated_at)
+SELECT o.id, products.id, 1 + (o.g + k) % 4, products.price, '{}', '', now() - interval '430 days',
        now() - interval '430 days'
 FROM old_plan AS o
 CROSS JOIN LATERAL generate_series(1, 1 + (o.g % 5)) AS k

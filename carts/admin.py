@@ -8,13 +8,13 @@ Every changelist makes a fixed number of queries per page: per-row figures are a
 import csv
 import logging
 import uuid
-from decimal import Decimal
 
 from django.contrib import admin
 from django.http import StreamingHttpResponse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
+from carts.admin_display import discounts_html, moment, money, short_id
 from carts.db.document import cart_document
 from carts.db.statements import cart_lines_read
 from carts.discount_admin import Echo, csv_cell  # and registers the discount codes
@@ -45,30 +45,39 @@ class OwnerFilter(admin.SimpleListFilter):
 
 
 class CartItemInline(admin.TabularInline):
+    """The cart's lines, a table of their figures: without the caption Django puts above each
+    line of an inline (its model's text, "2 x 5 in <cart id>"), which says nothing here."""
+
     model = CartItem
-    fields = [
-        "product",
-        "options",
-        "quantity",
-        "unit_price",
-        "line_total",
-        "created_at",
-        "updated_at",
-    ]
+    template = "admin/carts/cart/lines.html"
+    verbose_name_plural = "lines"
+    fields = ["product", "options", "quantity", "price", "line_total", "added", "changed"]
     readonly_fields = fields
     extra = 0
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product")
+        return super().get_queryset(request).select_related("product", "cart")
 
     @admin.display(description="attributes")
     def options(self, item: CartItem) -> str:
         """`size: M; gift: yes`, or a dash (escaped by the admin as any text)."""
         return "; ".join(f"{key}: {value}" for key, value in sorted(item.attributes.items())) or "-"
 
+    @admin.display(description="unit price")
+    def price(self, item: CartItem) -> str:
+        return money(item.unit_price, item.cart.currency)
+
     @admin.display(description="line total")
-    def line_total(self, item: CartItem) -> Decimal:
-        return item.quantity * item.unit_price
+    def line_total(self, item: CartItem) -> str:
+        return money(item.quantity * item.unit_price, item.cart.currency)
+
+    @admin.display(description="added")
+    def added(self, item: CartItem) -> str:
+        return moment(item.created_at)
+
+    @admin.display(description="last changed")
+    def changed(self, item: CartItem) -> str:
+        return moment(item.updated_at)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -78,38 +87,6 @@ class CartItemInline(admin.TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-CODE_ROW = "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>"
-LINE_ROW = "<tr><td>{} {}</td><td>{}</td><td>{}</td></tr>"
-
-
-def discounts_html(document: dict) -> str:
-    """The cart document's codes (what each takes off, or why not) and each line's discount."""
-    codes = format_html_join(
-        "",
-        CODE_ROW,
-        (
-            (c["code"], c["kind"], c["value"], c["amount"], c["applicable"], c["reason"] or "")
-            for c in document["discounts"]
-        ),
-    )
-    lines = format_html_join(
-        "",
-        LINE_ROW,
-        (
-            (i["product"]["sku"], i["product"]["name"], i["line_total"], i["discount"])
-            for i in document["items"]
-        ),
-    )
-    return format_html(
-        '<table class="cart-discounts"><tr><th>code</th><th>kind</th><th>value</th><th>amount'
-        "</th><th>applicable</th><th>reason</th></tr>{}</table>"
-        '<table class="line-discounts"><tr><th>line</th><th>line total</th><th>discount</th>'
-        "</tr>{}</table>",
-        codes,
-        lines,
-    )
 
 
 CSV_HEADER = [
@@ -132,14 +109,16 @@ class CartAdmin(admin.ModelAdmin):
     """Shoppers' carts, read-only: staff look and export, they do not edit."""
 
     list_display = [
-        "id",
+        "cart",
         "owner",
         "status",
         "lines",
         "total_quantity",
         "subtotal",
+        "checkout_total",
+        "checked_out",
         "last_activity",
-        "created_at",
+        "created",
     ]
     list_filter = ["status", OwnerFilter, "created_at"]
     list_select_related = ["user"]
@@ -159,15 +138,15 @@ class CartAdmin(admin.ModelAdmin):
         "lines",
         "total_quantity",
         "subtotal",
-        "total",
         "discounts",
         "discount_total",
         "estimated_total",
+        "checkout_total",
         "version",
-        "created_at",
-        "updated_at",
-        "first_item_added_at",
-        "checked_out_at",
+        "created_at_shown",
+        "updated_at_shown",
+        "first_item_added_at_shown",
+        "checked_out_at_shown",
     ]
     readonly_fields = fields
     inlines = [CartItemInline]
@@ -190,6 +169,17 @@ class CartAdmin(admin.ModelAdmin):
                 return queryset.filter(session_id=token), False
         return super().get_search_results(request, queryset, term)
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        """A cart's page is titled with its short id and its status as staff read it."""
+        if obj is not None:
+            context["subtitle"] = f"Cart {short_id(obj)} · {obj.get_status_display()}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="cart", ordering="id")
+    def cart(self, cart: Cart) -> str:
+        """The short id, the whole one in its tooltip (and on the cart's page)."""
+        return format_html('<span class="cart-id" title="{}">{}</span>', cart.id, short_id(cart))
+
     @admin.display(description="owner", ordering="user__username")
     def owner(self, cart: Cart) -> str:
         return owner_name(cart)
@@ -198,17 +188,45 @@ class CartAdmin(admin.ModelAdmin):
     def lines(self, cart: Cart) -> int:
         return cart.line_count
 
-    @admin.display(description="total quantity", ordering="quantity_sum")
+    @admin.display(description="units", ordering="quantity_sum")
     def total_quantity(self, cart: Cart) -> int:
         return cart.quantity_sum
 
     @admin.display(description="subtotal", ordering="subtotal_sum")
     def subtotal(self, cart: Cart) -> str:
-        return f"{cart.subtotal_sum:.2f} {cart.currency}"
+        return money(cart.subtotal_sum, cart.currency)
+
+    @admin.display(description="total at checkout", ordering="total")
+    def checkout_total(self, cart: Cart) -> str | None:
+        return money(cart.total, cart.currency)
+
+    @admin.display(description="checked out", ordering="checked_out_at")
+    def checked_out(self, cart: Cart) -> str | None:
+        return moment(cart.checked_out_at)
 
     @admin.display(description="last activity", ordering="updated_at")
-    def last_activity(self, cart: Cart):
-        return cart.updated_at
+    def last_activity(self, cart: Cart) -> str:
+        return moment(cart.updated_at)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, cart: Cart) -> str:
+        return moment(cart.created_at)
+
+    @admin.display(description="created at")
+    def created_at_shown(self, cart: Cart) -> str:
+        return moment(cart.created_at, seconds=True)
+
+    @admin.display(description="last activity")
+    def updated_at_shown(self, cart: Cart) -> str:
+        return moment(cart.updated_at, seconds=True)
+
+    @admin.display(description="first item added at")
+    def first_item_added_at_shown(self, cart: Cart) -> str | None:
+        return moment(cart.first_item_added_at, seconds=True)
+
+    @admin.display(description="checked out at")
+    def checked_out_at_shown(self, cart: Cart) -> str | None:
+        return moment(cart.checked_out_at, seconds=True)
 
     @staticmethod
     def _document(cart: Cart) -> dict:

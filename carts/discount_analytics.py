@@ -28,7 +28,7 @@ from itertools import pairwise
 from django.db.models import Count, F, Q, Sum, Window
 from django.db.models.functions import RowNumber
 
-from carts.analytics import _inside, _money, _rate
+from carts.analytics import inside_period, money, rate
 from carts.models import Cart, CartDiscount
 
 
@@ -75,8 +75,8 @@ def consecutive_discount_metrics(bounds: list[datetime], *, top: int = 10) -> li
                 end=end,
                 checkouts=checkouts,
                 checkouts_with_code=with_code,
-                checkouts_with_code_share=_rate(with_code, checkouts),
-                discounted_amount=_money(totals[f"discounted_{i}"] or Decimal("0")),
+                checkouts_with_code_share=rate(with_code, checkouts),
+                discounted_amount=money(totals[f"discounted_{i}"] or Decimal("0")),
                 top_codes_by_uses=by_uses if last else [],
                 top_codes_by_revenue=by_revenue if last else [],
             )
@@ -93,7 +93,7 @@ def _totals(bounds: list[datetime]) -> dict:
     """
     figures = {}
     for i in range(len(bounds) - 1):
-        inside = _inside("checked_out_at", bounds, i)
+        inside = inside_period("checked_out_at", bounds, i)
         figures |= {
             f"without_code_{i}": Count("pk", filter=inside & Q(discounts__isnull=True)),
             f"with_code_{i}": Count("discounts__cart", distinct=True, filter=inside),
@@ -143,6 +143,6 @@ def _code(row: dict) -> CodeFigure:
         code_id=row["code_id"],
         code=row["code__code"],
         uses=row["uses"],
-        revenue=_money(row["revenue"]),
-        discounted_amount=_money(row["discounted"] or Decimal("0")),
+        revenue=money(row["revenue"]),
+        discounted_amount=money(row["discounted"] or Decimal("0")),
     )

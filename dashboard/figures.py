@@ -1,6 +1,7 @@
 """The figure cards of the business dashboard: each metric of `carts.analytics` (and of
-`carts.discount_analytics`), formatted, with its change against the previous period.
-Definitions live in those modules only."""
+`carts.discount_analytics` and `carts.refusal_analytics`), formatted, with its change against
+the previous period, what it counts (its help) and, where the value alone would mislead, a
+note beside it. Definitions live in those modules only."""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -9,6 +10,7 @@ from django.conf import settings
 
 from carts.analytics import BusinessMetrics
 from carts.discount_analytics import DiscountMetrics
+from carts.refusal_analytics import RefusalMetrics
 
 NONE = "—"
 ARROWS = {"up": "▲", "down": "▼", "flat": "="}
@@ -35,6 +37,7 @@ class Figure:
     previous: int | float | Decimal | None
     help: str
     up_is_good: bool | None = True
+    note: str = ""  # shown under the value, not in the small print
 
     @property
     def raw(self) -> str:
@@ -89,10 +92,16 @@ def change(current, previous, *, kind: str, up_is_good: bool | None) -> Change:
     return Change(direction, tone, text, f"{word} {text} on {before} before{verdict}")
 
 
-def figures(current: BusinessMetrics, previous: BusinessMetrics) -> list[Figure]:
-    idle_hours = settings.CART_ABANDONMENT_MINUTES / 60
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
-    def figure(key: str, label: str, kind: str, help_text: str, up_is_good=True) -> Figure:
+
+def figures(current: BusinessMetrics, previous: BusinessMetrics) -> list[Figure]:
+    """The cards of the carts created in the period (carts.analytics defines each figure)."""
+    idle = f"{settings.CART_ABANDONMENT_MINUTES / 60:g} h"
+    ended = current.abandoned + current.checked_out
+
+    def figure(key: str, label: str, kind: str, help_text: str, up_is_good=True, note="") -> Figure:
         return Figure(
             key=key,
             label=label,
@@ -101,25 +110,45 @@ def figures(current: BusinessMetrics, previous: BusinessMetrics) -> list[Figure]
             previous=getattr(previous, key),
             help=help_text,
             up_is_good=up_is_good,
+            note=note,
         )
 
+    undecided = ""
+    if current.undecided:
+        undecided = f"{plural(current.undecided, 'open cart')} with items not counted yet."
     return [
-        figure("revenue", "Revenue", "money", "Sum of the totals at checkout."),
-        figure("checked_out", "Checked out", "count", "Carts created and checked out."),
-        figure("conversion_rate", "Checkout conversion", "rate", "Checked out ÷ with items."),
+        figure(
+            "revenue", "Revenue", "money", "Totals at checkout, after codes, of the carts created."
+        ),
+        figure("checked_out", "Checked out", "count", "Carts created and checked out since."),
+        figure(
+            "conversion_rate",
+            "Checkout conversion",
+            "rate",
+            f"Checked out ÷ with items: {current.checked_out:,} of {current.with_items:,}.",
+        ),
         figure(
             "abandonment_rate",
             "Abandonment rate",
             "rate",
-            "Abandoned ÷ (abandoned + checked out).",
+            f"Abandoned ÷ (abandoned + checked out): {current.abandoned:,} of {ended:,}. A cart "
+            f"with items counts once checked out or idle over {idle}.",
             up_is_good=False,
+            note=undecided,
         ),
-        figure("average_order_value", "Average order", "money", "Mean total at checkout."),
+        figure(
+            "average_order_value",
+            "Average order",
+            "money",
+            "Mean total at checkout, after codes, of the carts checked out.",
+        ),
         figure(
             "average_cart_value",
             "Average cart",
             "money",
-            "Mean value of the carts with items.",
+            f"Mean value of the {plural(current.carts_holding_lines, 'cart')} holding lines: "
+            "checked out at their total, the others at their lines' prices. Emptied carts are "
+            "left out.",
         ),
         figure("created", "Carts created", "count", "Every cart created in the period."),
         figure("with_items", "With items", "count", "Carts that ever held a line."),
@@ -127,14 +156,14 @@ def figures(current: BusinessMetrics, previous: BusinessMetrics) -> list[Figure]
             "abandoned",
             "Abandoned",
             "count",
-            f"With items, idle over {idle_hours:g} h, not checked out.",
+            f"With items, idle over {idle}, not checked out.",
             up_is_good=False,
         ),
         figure(
             "in_progress",
             "In progress",
             "count",
-            "Neither checked out nor abandoned yet.",
+            "Neither checked out nor abandoned yet, empty carts included.",
             up_is_good=None,
         ),
     ]
@@ -144,7 +173,6 @@ def discount_figures(current: DiscountMetrics, previous: DiscountMetrics) -> lis
     """The discount codes' cards: over the checkouts of the period, whenever the carts were
     created. Neither more nor less discount is better in itself: their changes are neutral."""
     with_code, checkouts = current.checkouts_with_code, current.checkouts
-    noun = "checkout" if checkouts == 1 else "checkouts"
     return [
         Figure(
             key="discounted_amount",
@@ -161,7 +189,39 @@ def discount_figures(current: DiscountMetrics, previous: DiscountMetrics) -> lis
             kind="rate",
             value=current.checkouts_with_code_share,
             previous=previous.checkouts_with_code_share,
-            help=f"{with_code:,} of {checkouts:,} {noun} used at least one code.",
+            help=f"{with_code:,} of {plural(checkouts, 'checkout')} used at least one code.",
             up_is_good=None,
+        ),
+    ]
+
+
+def refusal_figures(current: RefusalMetrics, previous: RefusalMetrics) -> list[Figure]:
+    """The refused checkouts' cards: over the refusals of the period (whenever the carts were
+    created). Fewer is better."""
+
+    def figure(key: str, label: str, kind: str, help_text: str) -> Figure:
+        value, before = getattr(current, key), getattr(previous, key)
+        return Figure(key, label, kind, value, before, help_text, up_is_good=False)
+
+    return [
+        figure(
+            "refusals",
+            "Refused checkouts",
+            "count",
+            "Checkouts refused in the period, each retry counted.",
+        ),
+        figure(
+            "carts",
+            "Carts refused",
+            "count",
+            f"The carts behind them, each once; {current.carts_checked_out_since:,} checked "
+            "out since.",
+        ),
+        figure(
+            "blocked_value",
+            "Blocked value",
+            "money",
+            "What the carts refused were worth: each cart's subtotal (before codes) at its last "
+            "refusal in the period.",
         ),
     ]

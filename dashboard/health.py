@@ -77,6 +77,14 @@ def _status(key: str, mapping: dict, value: str, label: str = "Status") -> Readi
     return Reading(key, label, text, state)
 
 
+def _breaker(name: str, service: dict) -> Reading:
+    """The breaker of a service this instance calls; none to speak of for one it does not (its
+    breaker stays closed, as nothing is ever sent through it)."""
+    if service["status"] == "not_configured":
+        return Reading(f"{name}.breaker", "Circuit breaker", "Not configured", OFF)
+    return _status(f"{name}.breaker", BREAKER, service.get("breaker"), "Circuit breaker")
+
+
 def _error_rate_state(rate) -> str:
     if rate is None:
         return OFF
@@ -154,7 +162,7 @@ def health_snapshot() -> dict:
         panel.readings = [
             _status(f"{name}.status", STATUS, service["status"]),
             Reading(f"{name}.latency", "Latency", _ms(service.get("latency_ms"))),
-            _status(f"{name}.breaker", BREAKER, service.get("breaker"), "Circuit breaker"),
+            _breaker(name, service),
         ]
         panels.append(panel)
 

@@ -94,6 +94,13 @@ def _instant(text: str, name: str, *, whole_day: bool = False) -> datetime:
 
 
 def form_dates(period: Period) -> tuple[date, date]:
-    """The (from, to) dates a form shows for a period: `to` is the last day it includes."""
-    last = period.end - timedelta(microseconds=1)
-    return timezone.localtime(period.start).date(), timezone.localtime(last).date()
+    """The (from, to) dates a form shows for a period: `to` is the last day it includes.
+
+    A preset ends now, and its hours reach into one calendar day more than it lasts (24h:
+    yesterday and today): the form shows as many whole days as the preset lasts, ending
+    today (24h: today; 7d: the last 7 days, today included), what applying them would show.
+    """
+    last = timezone.localtime(period.end - timedelta(microseconds=1)).date()
+    if period.name in PRESETS:
+        return last - timedelta(days=PRESETS[period.name].days - 1), last
+    return timezone.localtime(period.start).date(), last

@@ -12,9 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from carts.analytics import consecutive_business_metrics
+from carts.demand import products_at_risk
 from carts.discount_analytics import consecutive_discount_metrics
+from carts.refusal_analytics import consecutive_refusal_metrics
 from dashboard import charts
-from dashboard.figures import discount_figures, figures
+from dashboard.figures import discount_figures, figures, refusal_figures
 from dashboard.health import health_snapshot, snapshot_json
 from dashboard.periods import (
     PRESET_LABELS,
@@ -27,6 +29,7 @@ from dashboard.security import content_security_policy
 HEALTH_REFRESH_SECONDS = 5
 TOP_PRODUCTS = 10
 TOP_CODES = 10
+TOP_REFUSED_SKUS = 10
 
 
 def staff_page(view):
@@ -47,6 +50,7 @@ def business(request):
     bounds = [previous.start, period.start, period.end]
     before, current = consecutive_business_metrics(bounds, now=now, top=TOP_PRODUCTS)
     discounts_before, discounts = consecutive_discount_metrics(bounds, top=TOP_CODES)
+    refusals_before, refusals = consecutive_refusal_metrics(bounds, top=TOP_REFUSED_SKUS)
     points = charts.timeline(
         start=period.start,
         end=period.end,
@@ -55,19 +59,24 @@ def business(request):
         checked_out=current.checked_out_series,
     )
     date_from, date_to = form_dates(period)
+    typed = request.GET if error else {}  # a bad period's dates, as typed, to correct them
     context = {
         "section": "business",
         "period": period,
         "previous": previous,
         "presets": PRESET_LABELS,
-        "active_preset": "" if error else period.name,
+        "active_preset": period.name,  # after a bad period, that of the period shown instead
         "error": error,
-        "form_from": request.GET.get("from", "") if error else date_from.isoformat(),
-        "form_to": request.GET.get("to", "") if error else date_to.isoformat(),
+        "form_from": typed.get("from", date_from.isoformat()),
+        "form_to": typed.get("to", date_to.isoformat()),
         "metrics": current,
         "figures": figures(current, before),
         "discounts": discounts,
         "discount_figures": discount_figures(discounts, discounts_before),
+        "refusals": refusals,
+        "refusal_figures": refusal_figures(refusals, refusals_before),
+        "refusals_top": TOP_REFUSED_SKUS,
+        "products_at_risk": products_at_risk(),  # now, whatever the period
         "points": points,
         "timeline_svg": charts.timeline_svg(points, unit=current.series_unit),
         "funnel_svg": charts.funnel_svg(

@@ -8,6 +8,7 @@ import os
 import platform
 import resource
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -140,12 +141,23 @@ def overall(db: dict, cache: dict, services: dict) -> str:
     return "degraded" if cache["status"] == "down" or external_bad else "ok"
 
 
-def _rss_bytes() -> int | None:
+def _memory() -> tuple[int | None, int | None]:
+    """This process's resident memory and its peak, in bytes: VmRSS and VmHWM, read together
+    from /proc/self/status, where the kernel computes the peak as at least the current size.
+
+    Not getrusage's ru_maxrss: the kernel adds up a process's pages per CPU and folds them in
+    lazily, and ru_maxrss comes from the lagging sum, so it reads a few hundred KiB below the
+    resident size that /proc gives at the same moment (a peak below the current memory).
+    Where there is no /proc, ru_maxrss is all there is (KiB on Linux, bytes on macOS)."""
     try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return None
+        with open("/proc/self/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+        # "  123456 kB"
+        rss, peak = (int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmHWM"))
+    except (OSError, KeyError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return None, peak if sys.platform == "darwin" else peak * 1024
+    return rss, peak
 
 
 def _open_fds() -> int | None:
@@ -167,10 +179,11 @@ def _cache_hit_rate() -> float | None:
 def process_metrics() -> dict[str, Any]:
     """This worker process's figures (each gunicorn worker answers for itself)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss, peak = _memory()
     return {
         "pid": os.getpid(),
-        "rss_bytes": _rss_bytes(),
-        "max_rss_bytes": usage.ru_maxrss * 1024,
+        "rss_bytes": rss,
+        "max_rss_bytes": peak,
         "cpu_seconds": {"user": round(usage.ru_utime, 3), "system": round(usage.ru_stime, 3)},
         "open_file_descriptors": _open_fds(),
         "open_database_connections": sum(

@@ -37,6 +37,8 @@ class RegisterView(APIView):
     throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
+        summary="Create an account",
+        auth=[],  # public: no token, so no lock in the docs
         request=RegisterInput,
         responses={201: RegisterOutput, **problems(400, 413, 415)},
         description="Always answers 201 for a valid request, whether or not the user name "
@@ -58,6 +60,8 @@ def _username_of(request) -> str | None:
 
 @extend_schema_view(
     post=extend_schema(
+        summary="Sign in: get an access token and a refresh token",
+        auth=[],
         responses={200: TokenObtainPairOutput, **problems(400, 401, 413, 415)},
         description="Limited per client address (every attempt), and per user name: failures "
         "at one address, and failures from addresses the name never signed in from. A limited "
@@ -87,7 +91,11 @@ class TokenObtainPairView(jwt_views.TokenObtainPairView):
 
 
 @extend_schema_view(
-    post=extend_schema(responses={200: TokenRefreshOutput, **problems(400, 401, 413, 415)})
+    post=extend_schema(
+        summary="Get a new access token for a refresh token",
+        auth=[],
+        responses={200: TokenRefreshOutput, **problems(400, 401, 413, 415)},
+    )
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = TokenRefreshSerializer
@@ -101,6 +109,7 @@ class PasswordChangeView(APIView):
     throttle_classes = [LoginRateThrottle]
 
     @extend_schema(
+        summary="Change your password",
         request=PasswordChangeInput,
         responses={204: None, **problems(400, 401, 413, 415, 429)},
         description="A wrong `current_password` answers 400 `wrong_password` and counts "
@@ -133,7 +142,11 @@ class LogoutView(APIView):
     """Revoke a refresh token, or with `all` every one of the caller's: they can no longer
     be refreshed. Access tokens run out within their lifetime (JWT_ACCESS_MINUTES)."""
 
-    @extend_schema(request=LogoutInput, responses={204: None, **problems(400, 401, 413, 415)})
+    @extend_schema(
+        summary="Sign out: revoke a refresh token, or all of yours",
+        request=LogoutInput,
+        responses={204: None, **problems(400, 401, 413, 415)},
+    )
     def post(self, request):
         serializer = LogoutInput(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)

@@ -25,6 +25,14 @@ HTTP_DURATION = Histogram(
 CARTS_CREATED = Counter("addtocart_carts_created_total", "Carts created.", ["owner"])
 ITEMS_ADDED = Counter("addtocart_cart_items_added_total", "Units added to carts.")
 CHECKOUTS = Counter("addtocart_checkouts_total", "Checkouts, by outcome.", ["outcome"])
+# Incremented when the refusal's record commits: once per reason of each refused checkout
+# (one refused for two reasons adds 1 under each; several lines with the same reason, 1).
+CHECKOUT_CONFLICTS = Counter(
+    "addtocart_checkout_conflicts_total",
+    "Refused checkouts, by reason (carts.models.RefusalReason); a checkout refused for "
+    "several reasons counts once under each.",
+    ["reason"],
+)
 WEBHOOK_DELIVERIES = Counter(
     "addtocart_webhook_deliveries_total",
     "Webhook delivery attempts, by outcome: delivered, retrying (failed, will be tried again) "

@@ -27,17 +27,25 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return selectors.product_list(include_inactive=is_staff(self.request))
 
     @extend_schema(
-        auth=OPTIONAL_AUTH, responses={200: ProductSerializer(many=True), **problems(400, 404)}
+        summary="List the products",
+        auth=OPTIONAL_AUTH,
+        responses={200: ProductSerializer(many=True), **problems(400, 404)},
     )
     def list(self, request: Request) -> Response:
         return public_answer(request, super().list(request))
 
-    @extend_schema(auth=OPTIONAL_AUTH, responses={200: ProductSerializer, **problems(404)})
+    @extend_schema(
+        summary="Read a product",
+        auth=OPTIONAL_AUTH,
+        responses={200: ProductSerializer, **problems(404)},
+    )
     def retrieve(self, request: Request, pk: str) -> Response:
         return public_answer(request, super().retrieve(request, pk=pk))
 
     @extend_schema(
-        request=ProductInput, responses={201: ProductSerializer, **problems(400, 401, 403, 409)}
+        summary="Create a product (staff)",
+        request=ProductInput,
+        responses={201: ProductSerializer, **problems(400, 401, 403, 409)},
     )
     def create(self, request: Request) -> Response:
         data = valid_input(ProductInput, request)
@@ -45,6 +53,7 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Change a product (staff)",
         request=ProductInput,
         responses={200: ProductSerializer, **problems(400, 401, 403, 404, 409)},
     )
@@ -54,7 +63,9 @@ class ProductViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         product = services.product_update(product_id=int(pk), fields=serializer.validated_data)
         return Response(ProductSerializer(product).data)
 
-    @extend_schema(responses={204: None, **problems(401, 403, 404, 409)})
+    @extend_schema(
+        summary="Delete a product (staff)", responses={204: None, **problems(401, 403, 404, 409)}
+    )
     def destroy(self, request: Request, pk: str) -> Response:
         services.product_delete(product_id=int(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -34,11 +34,15 @@ def _input(request: Request, *, partial: bool = False) -> tuple[dict, list[int] 
 
 @extend_schema_view(
     list=extend_schema(
+        summary="List the discount codes (staff)",
         responses={200: DiscountCodeOutput(many=True), **problems(400, 401, 403, 404)},
         description="Every code, newest first; `search` finds codes containing the text "
         "(any case).",
     ),
-    retrieve=extend_schema(responses={200: DiscountCodeOutput, **problems(401, 403, 404)}),
+    retrieve=extend_schema(
+        summary="Read a discount code (staff)",
+        responses={200: DiscountCodeOutput, **problems(401, 403, 404)},
+    ),
 )
 class DiscountCodeViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
@@ -54,6 +58,7 @@ class DiscountCodeViewSet(
         return selectors.discount_code_list()
 
     @extend_schema(
+        summary="Create a discount code (staff)",
         request=DiscountCodeInput,
         responses={201: DiscountCodeOutput, **problems(400, 401, 403, 409)},
         description="A duplicate of an existing code in any case is 409 `discount_code_taken`; "
@@ -65,6 +70,7 @@ class DiscountCodeViewSet(
         return Response(DiscountCodeOutput(code).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        summary="Change a discount code (staff)",
         request=DiscountCodeInput,
         responses={200: DiscountCodeOutput, **problems(400, 401, 403, 404, 409)},
         description="Change any fields; carts holding the code see the change at once "
@@ -78,6 +84,7 @@ class DiscountCodeViewSet(
         return Response(DiscountCodeOutput(code).data)
 
     @extend_schema(
+        summary="Delete a discount code, or deactivate a used one (staff)",
         responses={200: DiscountCodeOutput, 204: None, **problems(401, 403, 404)},
         description=DELETE_DESCRIPTION,
     )

@@ -64,18 +64,22 @@ class SavedItemViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             return SavedItem.objects.none()
         return selectors.saved_items_read(user_id=int(self.request.user.pk))
 
-    @extend_schema(responses={200: SavedItemOutput(many=True), **problems(401, 404)})
+    @extend_schema(
+        summary="List your saved items",
+        responses={200: SavedItemOutput(many=True), **problems(401, 404)},
+    )
     def list(self, request: Request) -> Response:
         """The caller's saved items, newest first, paginated as the catalog is."""
         return super().list(request)
 
-    @extend_schema(responses={204: None, **problems(401, 404)})
+    @extend_schema(summary="Remove a saved item", responses={204: None, **problems(401, 404)})
     def destroy(self, request: Request, pk: str) -> Response:
         """Remove a saved item."""
         services.saved_item_delete(user_id=int(request.user.pk), saved_item_id=int(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
+        summary="Move a saved item to the cart",
         request=EmptyInput,
         parameters=[IF_MATCH_PARAM, IDEMPOTENCY_PARAM],
         responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422)},

@@ -11,8 +11,14 @@ from carts.api.serializers import StaffCartOutput
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)}),
-    retrieve=extend_schema(responses={200: StaffCartOutput, **problems(401, 403, 404)}),
+    list=extend_schema(
+        summary="List every cart (staff)",
+        responses={200: StaffCartOutput(many=True), **problems(400, 401, 403, 404)},
+    ),
+    retrieve=extend_schema(
+        summary="Read any cart (staff)",
+        responses={200: StaffCartOutput, **problems(401, 403, 404)},
+    ),
 )
 class StaffCartViewSet(viewsets.ReadOnlyModelViewSet):
     """Every cart, read-only, for staff."""

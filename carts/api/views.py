@@ -96,6 +96,7 @@ class CartViewSet(viewsets.ViewSet):
         return services.cart_change(owner=owner, change=work_once if retryable else work)
 
     @extend_schema(
+        summary="Read the cart",
         parameters=[SESSION_PARAM],
         responses={200: CartOutput, 304: None, **problems(401)},
     )
@@ -109,6 +110,7 @@ class CartViewSet(viewsets.ViewSet):
         return self._answer(state, session_id)
 
     @extend_schema(
+        summary="Add one product, or several at once",
         request=ADD_REQUEST,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
         responses={201: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415, 422)},
@@ -128,6 +130,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        summary="Change a line's quantity",
         request=CartItemUpdateInput,
         parameters=CART_WRITE_PARAMS,
         responses={200: CartOutput, **problems(400, 401, 404, 409, 412, 413, 415)},
@@ -142,7 +145,9 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 409, 412)}
+        summary="Remove a line",
+        parameters=CART_WRITE_PARAMS,
+        responses={200: CartOutput, **problems(401, 404, 409, 412)},
     )
     def remove_item(self, request: Request, item_id: int) -> Response:
         return self._write(
@@ -153,6 +158,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        summary="Save a line for later",
         auth=[{"jwtAuth": []}],
         request=EmptyInput,
         parameters=[IF_MATCH_PARAM, IDEMPOTENCY_PARAM],
@@ -172,6 +178,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        summary="Set the cart's email and note",
         request=CartDetailsInput,
         parameters=CART_WRITE_PARAMS,
         responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415)},
@@ -186,7 +193,9 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 409, 412)}
+        summary="Empty the cart",
+        parameters=CART_WRITE_PARAMS,
+        responses={200: CartOutput, **problems(401, 409, 412)},
     )
     def clear(self, request: Request) -> Response:
         owner, session_id = self._owner(request, create_session=False)
@@ -198,6 +207,7 @@ class CartViewSet(viewsets.ViewSet):
         return self._answer(state, session_id)
 
     @extend_schema(
+        summary="Check out",
         request=EmptyInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
         responses={
@@ -219,6 +229,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        summary="Preview the checkout",
         request=EmptyInput,
         parameters=[SESSION_PARAM],
         responses={200: CheckoutPreviewOutput, **problems(400, 401, 409, 413, 415)},
@@ -232,6 +243,7 @@ class CartViewSet(viewsets.ViewSet):
         return Response(CheckoutPreviewOutput(preview).data)
 
     @extend_schema(
+        summary="Apply a discount code",
         request=CartDiscountInput,
         parameters=[*CART_WRITE_PARAMS, IDEMPOTENCY_PARAM],
         responses={
@@ -251,7 +263,9 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
-        parameters=CART_WRITE_PARAMS, responses={200: CartOutput, **problems(401, 404, 409, 412)}
+        summary="Remove a discount code",
+        parameters=CART_WRITE_PARAMS,
+        responses={200: CartOutput, **problems(401, 404, 409, 412)},
     )
     def remove_discount(self, request: Request, code: str) -> Response:
         return self._write(
@@ -262,6 +276,7 @@ class CartViewSet(viewsets.ViewSet):
         )
 
     @extend_schema(
+        summary="Merge a guest's cart into yours",
         request=EmptyInput,
         parameters=[MERGED_SESSION_PARAM, IF_MATCH_PARAM],
         responses={200: CartOutput, **problems(400, 401, 409, 412, 413, 415, 422)},

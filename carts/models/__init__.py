@@ -1,6 +1,6 @@
 """The cart domain's data: the catalog, carts and their lines, checkout's records
-(cart.py), discount codes with their place on carts (discount.py), and saved items
-(saved.py)."""
+(cart.py), discount codes with their place on carts (discount.py), saved items
+(saved.py), and refused checkouts (refusal.py)."""
 
 from carts.models.cart import (
     CURRENT_STATUSES,
@@ -18,6 +18,12 @@ from carts.models.cart import (
     default_currency,
 )
 from carts.models.discount import CartDiscount, DiscountCode, DiscountKind
+from carts.models.refusal import (
+    CheckoutRefusal,
+    CheckoutRefusalLine,
+    CheckoutRefusalReason,
+    RefusalReason,
+)
 from carts.models.saved import SavedItem
 
 __all__ = [
@@ -28,11 +34,15 @@ __all__ = [
     "CartItem",
     "CartStatus",
     "CheckoutAttempt",
+    "CheckoutRefusal",
+    "CheckoutRefusalLine",
+    "CheckoutRefusalReason",
     "DiscountCode",
     "DiscountKind",
     "IdempotencyRecord",
     "PaymentState",
     "Product",
+    "RefusalReason",
     "SavedItem",
     "StockReservation",
     "StockSale",

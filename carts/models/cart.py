@@ -150,7 +150,7 @@ class Cart(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Cart {self.id} ({self.status})"
+        return f"Cart {str(self.id)[:8]} · {self.get_status_display()}"
 
 
 class CartItem(models.Model):

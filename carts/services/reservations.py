@@ -5,9 +5,10 @@ Locks: every change to an attempt happens with its cart's row locked, and produc
 after the cart, in id order, so checkouts, releases and cart changes cannot deadlock.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from uuid import UUID
 
 from django.conf import settings
@@ -27,8 +28,12 @@ from carts.models import (
     CartItem,
     CartStatus,
     CheckoutAttempt,
+    CheckoutRefusal,
+    CheckoutRefusalLine,
+    CheckoutRefusalReason,
     PaymentState,
     Product,
+    RefusalReason,
     StockReservation,
     StockSale,
 )
@@ -246,7 +251,8 @@ def checkout_failure_record(
     *, owner: CartOwner, faults: list[dict], code_faults: list[dict]
 ) -> None:
     """A checkout refused for its lines or codes changed nothing (its transaction rolled
-    back): tell of it in a transaction of its own, with each line's and code's fault."""
+    back): tell of it in a transaction of its own, with each line's and code's fault, and
+    record the refusal (its codes' faults as one reason, `code_invalid`)."""
     cart = statements.cart_lock_active(owner=owner)
     if cart is not None:
         state = CartState(cart, statements.cart_lines_read(cart=cart))
@@ -254,12 +260,17 @@ def checkout_failure_record(
         cart_event(
             EventType.CHECKOUT_FAILED, state, reasons=reasons, lines=faults, discounts=code_faults
         )
+        refused_for = {str(fault["reason"]) for fault in faults}
+        if code_faults:
+            refused_for.add(RefusalReason.CODE_INVALID)
+        _refusal_record(state, refused_for, faults)
 
 
 @transaction.atomic
 def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) -> bool:
     """Give the reserved units back to the stock and the cart back to its owner, `active` and
-    as it was. Returns False if the attempt had already ended."""
+    as it was, and record the refusal (`reason`: a key of RELEASE_REASONS). Returns False if
+    the attempt had already ended."""
     cart, attempt = statements.attempt_lock(attempt_id=attempt_id)
     if attempt.status != AttemptStatus.RESERVED:
         return False
@@ -278,5 +289,56 @@ def checkout_release(*, attempt_id: UUID, reason: str, payment: PaymentState) ->
     cart.save(update_fields=["status"])
     state = CartState(cart, statements.cart_lines_read(cart=cart))
     cart_event(EventType.CHECKOUT_FAILED, state, reasons=[reason])
+    _refusal_record(state, {RELEASE_REASONS[reason]})
     transaction.on_commit(metrics.CHECKOUTS.labels(outcome=reason).inc)
     return True
+
+
+# The reasons checkout_release is given (carts/services/checkout.py), as refusals record them.
+RELEASE_REASONS = {
+    "refused": RefusalReason.PAYMENT_REFUSED,
+    "payment_unavailable": RefusalReason.PAYMENT_UNAVAILABLE,
+    "expired": RefusalReason.CHECKOUT_EXPIRED,
+}
+
+
+def _refusal_record(state: CartState, reasons: set[str], line_faults: Iterable[dict] = ()) -> None:
+    """Record a refused checkout of the cart of `state` (its lines as they are now: a refusal
+    changed none), with its `reasons` and its lines at fault, in the transaction of its
+    `cart.checkout_failed` event; count each reason once that commits. Three INSERTs at most,
+    and only on a refusal."""
+    lines = {line.id: line for line in state.lines}
+    refusal = CheckoutRefusal.objects.create(
+        cart=state.cart,
+        at=timezone.now(),
+        value=sum((line.quantity * line.unit_price for line in state.lines), Decimal("0.00")),
+        currency=state.cart.currency,
+    )
+    CheckoutRefusalReason.objects.bulk_create(
+        CheckoutRefusalReason(refusal=refusal, reason=reason) for reason in sorted(reasons)
+    )
+    CheckoutRefusalLine.objects.bulk_create(
+        CheckoutRefusalLine(
+            refusal=refusal,
+            product_id=line.product_id,
+            sku=line.sku,
+            reason=fault["reason"],
+            quantity=line.quantity,
+            value=line.quantity * line.unit_price,
+        )
+        for fault in line_faults
+        # A line removed since the refusal rolled back has nothing left to count.
+        if (line := lines.get(fault["item_id"])) is not None
+    )
+    transaction.on_commit(partial(_conflicts_count, sorted(reasons)))
+
+
+# Each reason is exported from the start, at 0: a series born with its first refusal would
+# lose that refusal to Prometheus' rate() and increase().
+for _reason in RefusalReason.values:
+    metrics.CHECKOUT_CONFLICTS.labels(reason=_reason)
+
+
+def _conflicts_count(reasons: list[str]) -> None:
+    for reason in reasons:
+        metrics.CHECKOUT_CONFLICTS.labels(reason=reason).inc()

@@ -15,6 +15,7 @@ class EventListView(APIView):
     permission_classes = [IsStaff]
 
     @extend_schema(
+        summary="Read the cart events after a cursor (staff)",
         parameters=[EventPageInput],
         responses={200: EventPageOutput, **problems(400, 401, 403)},
         description="Every event after the cursor `after`, oldest first, in the order their "

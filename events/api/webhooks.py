@@ -79,16 +79,28 @@ class DeliveryOutput(serializers.ModelSerializer):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: WebhookOutput(many=True), **problems(401, 403)}),
-    retrieve=extend_schema(responses={200: WebhookOutput, **problems(401, 403, 404)}),
+    list=extend_schema(
+        summary="List the webhook endpoints (staff)",
+        responses={200: WebhookOutput(many=True), **problems(401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="Read a webhook endpoint (staff)",
+        responses={200: WebhookOutput, **problems(401, 403, 404)},
+    ),
     create=extend_schema(
-        request=WebhookInput, responses={201: WebhookWithSecretOutput, **problems(400, 401, 403)}
+        summary="Register a webhook endpoint (staff)",
+        request=WebhookInput,
+        responses={201: WebhookWithSecretOutput, **problems(400, 401, 403)},
     ),
     partial_update=extend_schema(
+        summary="Change a webhook endpoint (staff)",
         request=WebhookInput(partial=True),
         responses={200: WebhookOutput, **problems(400, 401, 403, 404)},
     ),
-    destroy=extend_schema(responses={204: None, **problems(401, 403, 404)}),
+    destroy=extend_schema(
+        summary="Remove a webhook endpoint (staff)",
+        responses={204: None, **problems(401, 403, 404)},
+    ),
 )
 class WebhookViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = WebhookOutput
@@ -115,7 +127,9 @@ class WebhookViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        request=None, responses={200: WebhookWithSecretOutput, **problems(401, 403, 404)}
+        summary="Give a webhook endpoint a new signing secret (staff)",
+        request=None,
+        responses={200: WebhookWithSecretOutput, **problems(401, 403, 404)},
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     def rotate_secret(self, request, pk: str):
@@ -123,7 +137,10 @@ class WebhookViewSet(viewsets.ReadOnlyModelViewSet):
         rotated = webhooks.webhook_endpoint_rotate_secret(endpoint_id=endpoint.pk)
         return Response(WebhookWithSecretOutput(rotated).data)
 
-    @extend_schema(responses={200: DeliveryOutput(many=True), **problems(400, 401, 403, 404)})
+    @extend_schema(
+        summary="List a webhook endpoint's deliveries (staff)",
+        responses={200: DeliveryOutput(many=True), **problems(400, 401, 403, 404)},
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, pk: str):
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)

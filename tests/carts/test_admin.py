@@ -96,8 +96,11 @@ def test_product_search_and_filters(web, catalog, query, expected):
     assert listed(web.get(f"{PRODUCTS}?{query}")) == {catalog[name].pk for name in expected}
 
 
-def list_edit(web, product: Product, *, stock, is_active: bool, shown_stock=None):
-    """Save one row of the editable product list, as the page rendered at `shown_stock`."""
+def list_edit(
+    web, product: Product, *, stock, is_active: bool, shown_stock=None, path: str = PRODUCTS
+):
+    """Save one row of the editable product list (at `path`: filters, ordering), as the page
+    rendered at `shown_stock`."""
     shown_stock = product.stock if shown_stock is None else shown_stock
     data = {
         "form-TOTAL_FORMS": "1",
@@ -112,7 +115,7 @@ def list_edit(web, product: Product, *, stock, is_active: bool, shown_stock=None
     }
     if is_active:
         data["form-0-is_active"] = "on"
-    return web.post(PRODUCTS, data)
+    return web.post(path, data)
 
 
 def test_list_editable_saves_stock_and_active(web, catalog):
@@ -234,6 +237,95 @@ def test_bulk_action_changes_only_the_selected_products(web, catalog):
     }
 
 
+# Products: demand against stock (carts/demand.py)
+
+
+def holding(status: str, *lines: tuple[Product, int, dict]):
+    """A cart of `status` holding `lines` (product, quantity, attributes)."""
+    cart = CartFactory(status=status, first_item_added_at=timezone.now())
+    for product, quantity, attributes in lines:
+        CartItemFactory(cart=cart, product=product, quantity=quantity, attributes=attributes)
+    return cart
+
+
+@pytest.fixture
+def demand(catalog):
+    """MUG-01: 4 + 3 (one cart, two colours) + 1 in active carts, 2 carts, stock 5: short by 3;
+    TS-RED-M: 1 in an active cart, stock 0: short by 1; PEN-01: 2, stock 2, not short;
+    CAP-01: in an abandoned cart only (and 10 more mugs in a cart being checked out): 0,
+    stock 50."""
+    shirt, mug, cap = catalog["shirt"], catalog["mug"], catalog["cap"]
+    pen = ProductFactory(sku="PEN-01", name="Pen", stock=2)
+    holding(
+        CartStatus.ACTIVE,
+        (mug, 4, {"colour": "blue"}),
+        (mug, 3, {"colour": "red"}),
+        (shirt, 1, {}),
+        (pen, 2, {}),
+    )
+    holding(CartStatus.ACTIVE, (mug, 1, {}))
+    holding(CartStatus.CHECKING_OUT, (mug, 10, {}))
+    holding(CartStatus.ABANDONED, (cap, 2, {}))
+    return catalog
+
+
+def test_product_list_shows_units_in_carts_carts_and_shortfall(web, demand):
+    response = web.get(PRODUCTS)
+    cells = {sku: row_cells(response, sku) for sku in ("MUG-01", "TS-RED-M", "PEN-01", "CAP-01")}
+    figures = {sku: (c["in_carts"], c["carts"], c["short_by"]) for sku, c in cells.items()}
+    assert figures == {
+        "MUG-01": ("8", "2", "3"),
+        "TS-RED-M": ("1", "1", "1"),
+        "PEN-01": ("2", "1", "-"),
+        "CAP-01": ("0", "0", "-"),
+    }
+    html = response.content.decode()
+    for column, title in (("in_carts", "In carts"), ("carts", "Carts"), ("short_by", "Short by")):
+        header = re.search(
+            rf'<th scope="col" class="([^"]*column-{column}[^"]*)">(.*?)</th>', html, re.S
+        )
+        assert "sortable" in header[1]
+        assert title in header[2]
+
+
+def test_product_list_filters_products_whose_demand_exceeds_their_stock(web, demand):
+    response = web.get(f"{PRODUCTS}?demand=exceeds_stock")
+    assert listed(response) == {demand["mug"].pk, demand["shirt"].pk}
+    assert "Demand exceeds stock" in response.content.decode()
+    assert listed(web.get(f"{PRODUCTS}?demand=exceeds_stock&q=mug")) == {demand["mug"].pk}
+
+
+# Columns of the list, counted from 1 (0 is the selection box): ?o=-6 sorts by units in carts.
+IN_CARTS, CARTS_HOLDING, SHORT_BY = 6, 7, 8
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        (f"-{IN_CARTS}", ["MUG-01", "PEN-01", "TS-RED-M", "CAP-01"]),
+        (f"{CARTS_HOLDING}.1", ["CAP-01", "PEN-01", "TS-RED-M", "MUG-01"]),  # then by SKU
+        (f"{SHORT_BY}", ["CAP-01", "PEN-01", "TS-RED-M", "MUG-01"]),  # -50, 0, 1, 3
+        (f"-{SHORT_BY}", ["MUG-01", "TS-RED-M", "PEN-01", "CAP-01"]),
+    ],
+)
+def test_product_list_sorts_by_demand(web, demand, order, expected):
+    response = web.get(f"{PRODUCTS}?o={order}")
+    assert response.status_code == 200
+    assert [product.sku for product in response.context["cl"].result_list] == expected
+
+
+def test_stock_raised_in_the_list_takes_a_product_out_of_the_shortfall_filter(web, demand):
+    shirt = demand["shirt"]
+    response = list_edit(
+        web, shirt, stock=1, is_active=True, path=f"{PRODUCTS}?demand=exceeds_stock"
+    )
+    assert response.status_code == 302, response.context and response.context["cl"].formset.errors
+    shirt.refresh_from_db()
+    assert shirt.stock == 1
+    assert listed(web.get(f"{PRODUCTS}?demand=exceeds_stock")) == {demand["mug"].pk}
+    assert row_cells(web.get(PRODUCTS), "TS-RED-M")["short_by"] == "-"
+
+
 # Carts
 
 
@@ -266,12 +358,12 @@ def test_cart_list_shows_owner_and_figures(web, carts):
     response = web.get(CARTS)
     assert response.status_code == 200
     user_row = row_cells(response, str(carts["user"].pk))
-    assert user_row["id"] == str(carts["user"].pk)
+    assert user_row["cart"] == str(carts["user"].pk)[:8]  # the whole id is in its link
     assert (user_row["owner"], user_row["status"]) == ("adah", "Active")
     assert (user_row["lines"], user_row["total_quantity"]) == ("2", "5")
     assert user_row["subtotal"] == "54.80 EUR"
-    assert user_row["last_activity"]
-    assert user_row["created_at"]
+    assert user_row["last_activity"].endswith(" UTC")
+    assert user_row["created"].endswith(" UTC")
     guest_row = row_cells(response, str(carts["guest"].pk))
     assert (guest_row["owner"], guest_row["lines"], guest_row["total_quantity"]) == (
         "guest",
@@ -565,13 +657,31 @@ def test_user_list_makes_the_same_queries_for_few_and_many_users(
 PRODUCT_LIST_QUERIES = 6  # session, user, count, full count, the page, currencies
 
 
-def test_product_list_makes_a_fixed_number_of_queries(web, db, django_assert_max_num_queries):
-    ProductFactory.create_batch(3)
-    with django_assert_max_num_queries(PRODUCT_LIST_QUERIES) as few:
-        assert web.get(PRODUCTS).status_code == 200
-    ProductFactory.create_batch(60)
-    with django_assert_max_num_queries(PRODUCT_LIST_QUERIES) as many:
-        assert web.get(PRODUCTS).status_code == 200
+@pytest.mark.parametrize("query", ["", f"?o=-{SHORT_BY}", "?demand=exceeds_stock&o=2"])
+def test_product_list_makes_a_fixed_number_of_queries(web, db, django_assert_num_queries, query):
+    """Whatever the number of products, carts and lines on the page, the demand included: the
+    page is one query, and only it and its count read the lines."""
+
+    def fill(products: int, carts: int) -> None:
+        batch = ProductFactory.create_batch(products, stock=1)
+        for n in range(carts):
+            holding(
+                CartStatus.ACTIVE,
+                *[(product, 2, {"n": str(n)}) for product in batch],
+                *[(product, 1, {}) for product in batch[::2]],
+            )
+
+    fill(3, 2)
+    with django_assert_num_queries(PRODUCT_LIST_QUERIES) as few:
+        response = web.get(f"{PRODUCTS}{query}")
+    assert len(response.context["cl"].result_list) == 3
+    fill(60, 20)
+    with django_assert_num_queries(PRODUCT_LIST_QUERIES) as many:
+        response = web.get(f"{PRODUCTS}{query}")
+    assert len(response.context["cl"].result_list) == 63
+    assert {product.carts for product in response.context["cl"].result_list} == {2, 20}
+    reading_lines = [q["sql"] for q in many.captured_queries if "carts_cartitem" in q["sql"]]
+    assert len(reading_lines) == 2  # the count of the page, the page
     assert len(few) == len(many)
 
 

@@ -36,18 +36,25 @@ def test_figures_of_a_week(shop):
     figures = business_metrics(start=START, end=END, now=NOW)
     assert (figures.created, figures.with_items) == (6, 5)
     assert (figures.checked_out, figures.abandoned, figures.in_progress) == (2, 2, 2)
+    assert figures.undecided == 1  # the cart of 2 hours ago; the empty one has no items
     assert figures.abandonment_rate == 0.5
     assert figures.conversion_rate == 0.4
+    assert figures.carts_holding_lines == 5
     assert figures.average_cart_value == Decimal("23.00")  # (40 + 20 + 30 + 5 + 20) / 5
     assert figures.average_order_value == Decimal("30.00")
     assert figures.revenue == Decimal("60.00")
     assert figures.series_unit == "day"
     assert sum(count for _, count in figures.created_series) == 6
     assert sum(count for _, count in figures.checked_out_series) == 2
-    assert [(p.sku, p.quantity) for p in figures.top_by_quantity] == [("MUG", 7), ("TEE", 4)]
-    assert [(p.sku, p.revenue) for p in figures.top_by_revenue] == [
-        ("TEE", Decimal("40.00")),
-        ("MUG", Decimal("20.00")),
+    # In carts: MUG 4 + 2 + 1 at 5.00; TEE 2 + 1 + 1 at 20.00.
+    assert [(p.sku, p.quantity, p.value) for p in figures.top_by_quantity] == [
+        ("MUG", 7, Decimal("35.00")),
+        ("TEE", 4, Decimal("80.00")),
+    ]
+    # Checked out: TEE 2 at 20.00, MUG 4 at 5.00.
+    assert [(p.sku, p.quantity, p.value) for p in figures.top_by_revenue] == [
+        ("TEE", 2, Decimal("40.00")),
+        ("MUG", 4, Decimal("20.00")),
     ]
 
 
@@ -141,3 +148,51 @@ def test_business_metrics_make_four_queries_whatever_the_number_of_carts(
         business_metrics(start=START, end=END, now=NOW, top=0)
     with django_assert_num_queries(4):
         consecutive_business_metrics([START - timedelta(days=7), START, END], now=NOW)
+
+
+def test_a_product_table_counts_its_units_and_value_over_the_same_carts(db):
+    """The issue's "Grey hoodie: 4 units, 147.00" (3 x 49.00): units in any cart beside the
+    revenue of the units checked out. Now each table's two figures count the same lines."""
+    hoodie = ProductFactory(sku="HOODIE", price=Decimal("49.00"))
+    cap = ProductFactory(sku="CAP", price=Decimal("15.00"))
+    cart(hours_ago=5, status=CartStatus.CHECKED_OUT, lines=[(hoodie, 3)], total=Decimal("147"))
+    cart(hours_ago=4, lines=[(hoodie, 1), (cap, 2)], idle_hours=1)
+    figures = business_metrics(start=START, end=END, now=NOW)
+    in_carts = [(p.sku, p.quantity, p.value) for p in figures.top_by_quantity]
+    assert in_carts == [("HOODIE", 4, Decimal("196.00")), ("CAP", 2, Decimal("30.00"))]
+    sold = [(p.sku, p.quantity, p.value) for p in figures.top_by_revenue]
+    assert sold == [("HOODIE", 3, Decimal("147.00"))]  # the cap was never checked out
+
+
+def test_an_emptied_cart_is_left_out_of_the_average_cart(db):
+    """Before: (40 + 20 + 0) / 3 = 20.00, the emptied cart at 0.00. Now (40 + 20) / 2."""
+    tee = ProductFactory(price=Decimal("20.00"))
+    cart(hours_ago=5, status=CartStatus.CHECKED_OUT, lines=[(tee, 2)], total=Decimal("40"))
+    cart(hours_ago=4, lines=[(tee, 1)], idle_hours=1)
+    cart(hours_ago=3, lines=[(tee, 3)], idle_hours=1).items.all().delete()
+    figures = business_metrics(start=START, end=END, now=NOW)
+    assert (figures.with_items, figures.carts_holding_lines) == (3, 2)
+    assert figures.average_cart_value == Decimal("30.00")
+
+
+def test_a_merged_guest_cart_is_counted_in_its_users_cart_only(db):
+    """Merging keeps the guest cart's lines as history, and copies them to the user's cart:
+    counted once, in the user's cart. Average cart (10 + 10) / 2 (not 30 / 3)."""
+    mug = ProductFactory(sku="MUG", price=Decimal("5.00"))
+    cart(hours_ago=6, status=CartStatus.MERGED, lines=[(mug, 2)], idle_hours=5)
+    cart(hours_ago=5, lines=[(mug, 2)], idle_hours=1)  # the user's, with the guest's lines
+    cart(hours_ago=4, lines=[(mug, 2)], idle_hours=1)
+    figures = business_metrics(start=START, end=END, now=NOW)
+    assert figures.carts_holding_lines == 2
+    assert figures.average_cart_value == Decimal("10.00")
+    assert [(p.sku, p.quantity) for p in figures.top_by_quantity] == [("MUG", 4)]
+
+
+def test_open_carts_are_left_out_of_the_abandonment_rate_and_counted_apart(db):
+    """The issue's 0.0 % beside 10 open carts: 1 checked out, none abandoned yet, 10 open."""
+    tee = ProductFactory(price=Decimal("20.00"))
+    cart(hours_ago=30, status=CartStatus.CHECKED_OUT, lines=[(tee, 1)], total=Decimal("20"))
+    for hours in range(10):
+        cart(hours_ago=hours + 1, lines=[(tee, 1)], idle_hours=0.5)
+    figures = business_metrics(start=START, end=END, now=NOW)
+    assert (figures.abandonment_rate, figures.abandoned, figures.undecided) == (0.0, 0, 10)

@@ -126,5 +126,9 @@ def test_a_purge_batch_locks_the_longest_idle_first_and_loads_no_whole_cart():
     assert 'ORDER BY "carts_cart"."updated_at" ASC' in selects[0]
     if connection.features.has_select_for_update_skip_locked:  # not SQLite
         assert "FOR UPDATE SKIP LOCKED" in selects[0]
-    ids_only = ('SELECT "carts_cart"."id"', 'SELECT "carts_checkoutattempt"."id"')
+    ids_only = (
+        'SELECT "carts_cart"."id"',
+        'SELECT "carts_checkoutattempt"."id"',
+        'SELECT "carts_checkoutrefusal"."id"',
+    )
     assert all(sql.startswith(ids_only) for sql in selects)

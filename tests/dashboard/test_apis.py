@@ -37,11 +37,11 @@ def test_staff_get_the_figures_of_a_custom_period(staff_api, shop):
         for at, n in metrics.created_series
     ]
     assert sum(point["count"] for point in body["checked_out_series"]) == 2
-    assert [(p["sku"], p["quantity"]) for p in body["top_by_quantity"]] == [("MUG", 7), ("TEE", 4)]
-    assert [(p["sku"], p["revenue"]) for p in body["top_by_revenue"]] == [
-        ("TEE", "40.00"),
-        ("MUG", "20.00"),
-    ]
+    assert (body["undecided"], body["carts_holding_lines"]) == (1, 5)
+    in_carts = [(p["sku"], p["quantity"], p["value"]) for p in body["top_by_quantity"]]
+    assert in_carts == [("MUG", 7, "35.00"), ("TEE", 4, "80.00")]
+    sold = [(p["sku"], p["quantity"], p["revenue"]) for p in body["top_by_revenue"]]
+    assert sold == [("TEE", 2, "40.00"), ("MUG", 4, "20.00")]
 
 
 @pytest.mark.parametrize(("period", "created", "unit"), [("24h", 2, "hour"), ("30d", 7, "day")])

@@ -168,6 +168,9 @@ def test_a_staff_member_reads_the_business_dashboard(page, shop):
     page.wait(lambda: page.path() == "/dashboard/?period=24h")
     assert assert_figures_match_the_analytics(page) == "24h"
     assert page.figures()["created"] == "2"
+    today = timezone.localdate().isoformat()  # one whole day, not yesterday and today
+    assert [field_value(page, name) for name in ("from", "to")] == [today, today]
+    assert page.text('.presets a[aria-current="true"]') == "24h"
     page.screenshot("dashboard-24h")
 
     page.driver.find_element(By.LINK_TEXT, "30d").click()
@@ -191,8 +194,13 @@ def test_a_staff_member_reads_the_business_dashboard(page, shop):
     page.wait(lambda: page.driver.find_elements(By.CSS_SELECTOR, "[role=alert]"))
     assert "from must be before to" in page.text("[role=alert]")
     assert page.period()[2] == "7d"
+    assert page.text('.presets a[aria-current="true"]') == "7d"  # the period shown instead
     page.screenshot("dashboard-bad-period")
     assert page.console_errors() == []
+
+
+def field_value(page, name: str) -> str:
+    return page.driver.find_element(By.NAME, name).get_attribute("value")
 
 
 def set_date(page, name: str, day) -> None:

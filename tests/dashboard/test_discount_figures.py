@@ -107,8 +107,9 @@ def test_the_api_of_a_period_without_codes(staff_api, shop):
 
 
 def test_the_api_makes_a_fixed_number_of_queries(staff_api, coded, django_assert_num_queries):
-    """The staff check, the four queries of business_metrics, the two of discount_metrics."""
-    with django_assert_num_queries(7):
+    """The staff check, the four queries of business_metrics, the two of discount_metrics,
+    the three of refusal_metrics, the one of the products at risk."""
+    with django_assert_num_queries(11):
         assert_ok(staff_api.get(URL))
 
 
@@ -180,8 +181,9 @@ def test_a_period_without_codes_says_so(staff_client, shop):
 def test_the_dashboard_makes_a_fixed_number_of_queries(
     staff_client, db, django_assert_num_queries, carts
 ):
-    """Session, user, the four queries of business_metrics and the two of the discount
-    figures, each reading this period and the one before together: 8."""
+    """Session, user, the four queries of business_metrics, the two of the discount
+    figures and the three of the refused checkouts, each reading this period and the one
+    before together, and the one of the products at risk: 12."""
     now = timezone.now()
     product = ProductFactory()
     code = DiscountCodeFactory(code="WELCOME")
@@ -193,7 +195,7 @@ def test_the_dashboard_makes_a_fixed_number_of_queries(
             codes=[] if index % 2 else [(code, Decimal("1.00"))],
         )
         make_cart(now=now, hours_ago=index * 3 + 2, lines=[(product, 1)])
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(12):
         assert staff_client.get("/dashboard/?period=30d").status_code == 200
 
 

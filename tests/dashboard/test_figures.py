@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from carts.analytics import BusinessMetrics
-from dashboard.figures import change, figures, format_value
+from carts.refusal_analytics import RefusalMetrics
+from dashboard.figures import change, figures, format_value, refusal_figures
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -60,6 +61,8 @@ def metrics(**figures) -> BusinessMetrics:
         "checked_out": 0,
         "abandoned": 0,
         "in_progress": 0,
+        "undecided": 0,
+        "carts_holding_lines": 0,
         "abandonment_rate": None,
         "conversion_rate": None,
         "average_cart_value": None,
@@ -89,3 +92,54 @@ def test_every_business_metric_has_a_card(settings):
     assert (revenue.raw, revenue.text, revenue.unit) == ("9.50", "9.50", "EUR")
     conversion = cards[2]
     assert (conversion.raw, conversion.text, conversion.unit) == ("", "—", "")
+
+
+def test_the_abandonment_card_tells_of_the_open_carts_it_leaves_out(settings):
+    settings.CART_ABANDONMENT_MINUTES = 120
+    current = metrics(
+        with_items=11, checked_out=1, undecided=10, abandonment_rate=0.0, carts_holding_lines=11
+    )
+    cards = {card.key: card for card in figures(current, metrics())}
+    abandonment = cards["abandonment_rate"]
+    assert (abandonment.text, abandonment.note) == (
+        "0.0 %",
+        "10 open carts with items not counted yet.",
+    )
+    assert abandonment.help == (
+        "Abandoned ÷ (abandoned + checked out): 0 of 1. A cart with items counts once checked "
+        "out or idle over 2 h."
+    )
+    assert cards["average_cart_value"].help.startswith("Mean value of the 11 carts holding")
+    assert (
+        figures(metrics(undecided=1), metrics())[3].note
+        == "1 open cart with items not counted yet."
+    )
+    assert all(not card.note for card in figures(metrics(), metrics()))
+
+
+def test_the_refusal_cards(settings):
+    settings.CART_DEFAULT_CURRENCY = "EUR"
+    current = RefusalMetrics(
+        start=NOW,
+        end=NOW,
+        refusals=5,
+        carts=3,
+        carts_checked_out_since=1,
+        blocked_value=Decimal("122.00"),
+    )
+    previous = RefusalMetrics(
+        start=NOW,
+        end=NOW,
+        refusals=1,
+        carts=1,
+        carts_checked_out_since=0,
+        blocked_value=Decimal("5.00"),
+    )
+    cards = refusal_figures(current, previous)
+    assert [(card.key, card.text, card.unit) for card in cards] == [
+        ("refusals", "5", ""),
+        ("carts", "3", ""),
+        ("blocked_value", "122.00", "EUR"),
+    ]
+    assert "1 checked out since" in cards[1].help
+    assert all(card.change.tone == "bad" for card in cards)  # more refusals is worse

@@ -25,7 +25,7 @@ def test_all_well_with_no_external_service(settings):
     assert found["redis.status"] == {"text": "Up", "state": OK}
     for service in ("product", "auth", "payment"):
         assert found[f"{service}.status"] == {"text": "Not configured", "state": OFF}
-        assert found[f"{service}.breaker"] == {"text": "Closed", "state": OK}
+        assert found[f"{service}.breaker"] == {"text": "Not configured", "state": OFF}
     assert found["process.memory"]["text"].endswith("MiB")
     assert found["requests.rate"]["text"].endswith("/s")
 
