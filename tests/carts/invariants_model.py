@@ -1,15 +1,19 @@
 """What the cart-invariants state machine (test_invariants.py) works with: the payment service
-on loopback, its model of shoppers and attempts, and one-statement snapshots of the database."""
+on loopback, its model of shoppers, lines and attempts, and one-statement snapshots of the
+database."""
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 from urllib.parse import unquote
 from uuid import UUID
 
 from django.db import connection
 
+from carts.attributes import attributes_key
 from carts.domain import CartOwner, cart_etag
 from carts.models import (
     AttemptStatus,
@@ -20,6 +24,7 @@ from carts.models import (
     CheckoutAttempt,
     DiscountCode,
     Product,
+    SavedItem,
     StockReservation,
 )
 from tests.live import JsonService
@@ -29,7 +34,101 @@ RESERVED, COMPLETED, RELEASED = (
     AttemptStatus.COMPLETED,
     AttemptStatus.RELEASED,
 )
-Lines = dict[int, tuple[int, Decimal]]  # product id: (quantity, unit price)
+
+
+class Line(NamedTuple):
+    quantity: int
+    unit_price: Decimal
+    attributes: dict[str, str]  # normalised; {} for none
+
+
+LineKey = tuple[int, str]  # (product id, attributes key): what makes a line one
+Lines = dict[LineKey, Line]
+
+
+class Saved(NamedTuple):
+    """A saved item: one per product and attributes, as a line."""
+
+    quantity: int
+    attributes: dict[str, str]
+
+
+# A refusal's code and what it names (its `extra`), or (None, the lines after a change).
+Outcome = tuple[str | None, dict]
+
+
+def normalised(attributes: dict[str, str] | None) -> dict[str, str]:
+    """A line's attributes as the services keep them: keys and values trimmed, keys sorted."""
+    return dict(sorted((key.strip(), value.strip()) for key, value in (attributes or {}).items()))
+
+
+def line_key(product_id: int, attributes: dict[str, str]) -> LineKey:
+    return product_id, attributes_key(attributes)
+
+
+def product_units(lines: Lines) -> Counter:
+    """Each product's units over the lines (one line per set of attributes)."""
+    units: Counter = Counter()
+    for (product_id, _), line in lines.items():
+        units[product_id] += line.quantity
+    return units
+
+
+def lines_add(
+    lines: Lines,
+    entries: list[tuple[int, int, dict[str, str]]],
+    products: dict,
+    currency: str,
+    limits: tuple[int, int],
+) -> Outcome:
+    """Adding `entries` (product id, quantity from 1 to the limit, normalised attributes) to a
+    cart holding `lines`, with the `products` of a snapshot and `limits` (units per line,
+    lines), checked in the services' order: the error's code and what it names (entries by
+    index, in index order, as a bulk add names them), or None and the lines after."""
+    max_quantity, max_lines = limits
+    for index, (product_id, _, _) in enumerate(entries):
+        if product_id not in products or not products[product_id]["is_active"]:
+            return "product_not_found", {"index": index}
+    wrong = [
+        {"index": index, "product_id": product_id, "currency": products[product_id]["currency"]}
+        for index, (product_id, _, _) in enumerate(entries)
+        if products[product_id]["currency"] != currency
+    ]
+    if wrong:
+        return "currency_mismatch", {"lines": wrong}
+    after, indexes = dict(lines), {}
+    for index, (product_id, quantity, attributes) in enumerate(entries):
+        key = line_key(product_id, attributes)
+        held = after[key].quantity if key in after else 0
+        after[key] = Line(held + quantity, products[product_id]["price"], attributes)
+        indexes.setdefault(key, []).append(index)
+    over = [
+        {"index": index, "product_id": key[0], "quantity": after[key].quantity}
+        for key, at in indexes.items()
+        if after[key].quantity > max_quantity
+        for index in at
+    ]
+    over.sort(key=lambda line: line["index"])
+    if over:
+        return "line_quantity_limit", {"lines": over, "max_quantity": max_quantity}
+    units = product_units(after)
+    short = [
+        {
+            "index": index,
+            "product_id": key[0],
+            "requested": units[key[0]],
+            "available": products[key[0]]["stock"],
+        }
+        for key, at in indexes.items()
+        if units[key[0]] > products[key[0]]["stock"]
+        for index in at
+    ]
+    short.sort(key=lambda line: line["index"])
+    if short:
+        return "insufficient_stock", {"lines": short}
+    if len(after) > max_lines:
+        return "cart_lines_limit", {"max_lines": max_lines}
+    return None, after
 
 
 class PaymentStub:
@@ -99,6 +198,7 @@ class Shopper:
     reserved: Attempt | None = None  # the cart is checking out
     last_key: str = ""  # the Idempotency-Key of the shopper's last reserve
     completed_keys: dict[str, UUID] = field(default_factory=dict)  # key: its checked-out cart
+    saved: dict[LineKey, Saved] = field(default_factory=dict)  # a user's saved items
 
     def open(self) -> None:
         """As the services do: resume the latest abandoned cart, or start an empty one."""
@@ -139,7 +239,10 @@ SNAPSHOT_TABLES = {
             "discount_count",
         ],
     ),
-    "lines": (CartItem, ["id", "cart_id", "product_id", "quantity", "unit_price"]),
+    "lines": (
+        CartItem,
+        ["id", "cart_id", "product_id", "quantity", "unit_price", "attributes", "attributes_key"],
+    ),
     "products": (Product, ["id", "price", "currency", "stock", "is_active"]),
     "attempts": (CheckoutAttempt, ["id", "cart_id", "status", "payment", "total"]),
     "reservations": (StockReservation, ["attempt_id", "product_id", "quantity"]),
@@ -148,6 +251,10 @@ SNAPSHOT_TABLES = {
         ["id", "value", "is_active", "max_uses", "times_used", "uses_held", "discounted_total"],
     ),
     "cart_codes": (CartDiscount, ["id", "cart_id", "code_id", "amount"]),
+    "saved": (
+        SavedItem,
+        ["id", "user_id", "product_id", "quantity", "attributes", "attributes_key"],
+    ),
 }
 SNAPSHOT = {name: _columns(*table) for name, table in SNAPSHOT_TABLES.items()}
 
@@ -176,6 +283,7 @@ class Snapshot:
     attempts: dict
     codes: dict
     cart_codes: dict
+    saved: dict
     reservations: dict  # (attempt id, product id): units
 
     @classmethod
@@ -203,9 +311,20 @@ class Snapshot:
 
     def lines_of(self, cart_id) -> Lines:
         return {
-            line["product_id"]: (line["quantity"], line["unit_price"])
-            for line in self.lines.values()
+            self.key_of(pk): Line(line["quantity"], line["unit_price"], line["attributes"])
+            for pk, line in self.lines.items()
             if line["cart_id"] == cart_id
+        }
+
+    def key_of(self, line_id: int) -> LineKey:
+        line = self.lines[line_id]
+        return line["product_id"], line["attributes_key"]
+
+    def saved_of(self, user_id: int) -> dict[LineKey, Saved]:
+        return {
+            (row["product_id"], row["attributes_key"]): Saved(row["quantity"], row["attributes"])
+            for row in self.saved.values()
+            if row["user_id"] == user_id
         }
 
     def cart_ids(self, owner: CartOwner, statuses=(CartStatus.ACTIVE,)) -> list:
@@ -239,17 +358,24 @@ class Snapshot:
             if row["cart_id"] == cart_id
         }
 
-    def faults(self, cart_id) -> list[int]:
-        """The products of the cart's lines that keep it from being checked out."""
+    def faults(self, cart_id) -> dict[LineKey, tuple[str, int | None]]:
+        """The cart's lines that keep it from being checked out: why, and for a lack of
+        stock the units requested, the product's over all its lines."""
         currency = self.carts[cart_id]["currency"]
-        return [
-            product_id
-            for product_id, (quantity, price) in self.lines_of(cart_id).items()
-            if not (product := self.products[product_id])["is_active"]
-            or product["currency"] != currency
-            or product["stock"] < quantity
-            or product["price"] != price
-        ]
+        lines = self.lines_of(cart_id)
+        units = product_units(lines)
+        faults = {}
+        for key, line in lines.items():
+            product = self.products[key[0]]
+            if not product["is_active"]:
+                faults[key] = ("product_unavailable", None)
+            elif product["currency"] != currency:
+                faults[key] = ("currency_changed", None)
+            elif product["stock"] < units[key[0]]:
+                faults[key] = ("insufficient_stock", units[key[0]])
+            elif product["price"] != line.unit_price:
+                faults[key] = ("price_changed", None)
+        return faults
 
     def without_activity(self, attempt_ids) -> tuple:
         """All but the carts' last activity and the attempts not in `attempt_ids`."""
@@ -262,7 +388,8 @@ class Snapshot:
             attempts,
             self.reservations,
             self.codes,
-            (self.cart_codes),
+            self.cart_codes,
+            self.saved,
         )
 
 
@@ -273,7 +400,7 @@ def owner_key(cart: dict) -> str:
 
 
 def subtotal(lines: Lines) -> Decimal:
-    return sum((quantity * price for quantity, price in lines.values()), Decimal("0"))
+    return sum((line.quantity * line.unit_price for line in lines.values()), Decimal("0"))
 
 
 def etag_of(cart: dict) -> str:

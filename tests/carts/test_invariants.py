@@ -1,11 +1,15 @@
 """Invariants of the cart services under random sequences of changes by several shoppers.
 
 A Hypothesis state machine drives `carts.services` for three signed-in users and two guests
-over four products (one priced in another currency): adds, quantity changes, removals, clears,
-checkouts and merges, with and without `If-Match`; staff changes to stock, price and sale
-status; discount codes applied and removed, and staff changing them; the idle-cart job and a
-shopper coming back. Checkout runs against a payment service
-on loopback (`PaymentStub`, the contract in integrations/payments.py), whole or in phases:
+over four products (one priced in another currency): adds of one line (with attributes, some
+the same once normalised) or several at once, quantity changes, removals, clears, checkouts
+and merges, with and without `If-Match`; saving lines for later, moving saved items back and
+deleting them; staff changes to stock, price and sale status; discount codes applied and
+removed, and staff changing them; the idle-cart job and a shopper coming back. The world and
+what the rules draw are in invariants_draws.py, the model and the snapshots in
+invariants_model.py, the saved-items rules in invariants_rules_saved.py. Checkout runs against
+a payment service on loopback (`PaymentStub`, the contract in integrations/payments.py), whole
+or in phases:
 
 - `checkout`: the one-shot `cart_checkout`, its payment approved, refused (402), authorised
   with the answer lost (500), or with no payment service (the sale is made at once);
@@ -18,24 +22,35 @@ on loopback (`PaymentStub`, the contract in integrations/payments.py), whole or 
   sweeper (`checkout_release_expired`) asks the payment service about each: authorised, it
   completes; never received or refused, it releases; a payment whose answer was lost is voided.
 
-Some shoppers start with a cart (whose product staff may have changed since), some of them
-checking it out. A domain error is an allowed outcome as long as it changed nothing at all (a
-refused or lost payment: nothing but the cart's last activity and the released attempt).
-While a cart is checking out, every change to it (add, update, remove, clear, checkout, merge)
-must be refused, `checkout_in_progress` unless the request is wrong anyway (412, 422), and
-reads show it `checking_out`. The machine keeps its own model of every cart, product and
-attempt, and after every step checks the database (read in one statement) against it:
+Some shoppers start with a cart (whose product staff may have changed since), some users with
+its first line saved for later, some shoppers checking their cart out. A domain error is an
+allowed outcome as long as it changed nothing at all (a refused or lost payment: nothing but
+the cart's last activity and the released attempt). An add (one line, a bulk add, or a saved
+item moved back) succeeds or is refused exactly as the model predicts, checked in the
+services' order (`lines_add`), a bulk add's error naming the entries at fault by index; so do
+a save and a merge (whose line limit counts lines, one per product and attributes). While a
+cart is checking out, every change to it (add, update, remove, clear, checkout, merge, save,
+move back) must be refused, `checkout_in_progress` unless the request is wrong anyway (401,
+404, 412, 422), and reads show it `checking_out`. The machine keeps its own model of every
+cart, product, attempt and saved item, and after every step checks the database (read in one
+statement) against it:
 
-- every line holds 1 to CART_MAX_QUANTITY_PER_LINE units;
+- every line holds 1 to CART_MAX_QUANTITY_PER_LINE units; its `attributes` are normalised and
+  its `attributes_key` is theirs; a cart has at most one line per product and attributes, and
+  at most CART_MAX_LINES lines;
 - each owner has at most one active or checking-out cart, holding exactly the lines (product,
-  quantity, unit price) the model expects, so no line ever lands in another owner's cart; it is
-  checking out exactly while the model has a reserved attempt for it;
+  attributes, quantity, unit price) the model expects, so no line ever lands in another
+  owner's cart; it is checking out exactly while the model has a reserved attempt for it;
+- a product's stock covers the units of all its lines in the cart together: an add or an
+  update that would take more is refused, and one that succeeded did not; checkout and preview
+  find exactly the lines at fault the model finds (`insufficient_stock` requesting the
+  product's units over its lines);
 - every cart's `subtotal` and `total_quantity` as `CartOutput` reports them are the Decimal sums
-  of its lines, and each reported line has its quantity, unit price and line total;
+  of its lines, and each reported line has its attributes, quantity, unit price and line total;
 - stock is never negative and is start - sold - reserved: what staff last set (with the units
   then reserved, which come back if released), minus the units of checkouts completed since,
   minus the units in `StockReservation` rows; those rows are exactly the reserved attempts'
-  lines, and every attempt has the status the model expects;
+  units, one per product over its lines, and every attempt has the status the model expects;
 - the payment service holds an authorisation only for a completed attempt, or for a released
   one whose answer was lost until the sweeper voids it;
 - a cart's version never goes down, and goes up whenever its lines or status change, except
@@ -46,7 +61,12 @@ attempt, and after every step checks the database (read in one statement) agains
   and never negative, and a checked-out cart's `total` is it; an attempt's total is its
   subtotal less its codes' amounts; each code's `times_used` is the completed checkouts that
   used it, `uses_held` the reserved ones holding it, together never above `max_uses`, and its
-  `discounted_total` the amounts of its checked-out carts.
+  `discounted_total` the amounts of its checked-out carts;
+- each user's saved items are exactly the model's (one per product and attributes, 1 to
+  CART_MAX_QUANTITY_PER_LINE units, at most SAVED_ITEMS_MAX): saving moves the line out of the
+  cart (a new version), adding to a saved item of the same product and attributes; a saved
+  item moved back is gone, one refused stays; guests save nothing; merges and checkouts never
+  touch saved items.
 
 Each example starts from an empty database. The normal suite runs a fixed set of examples;
 `make fuzz` (HYPOTHESIS_PROFILE=fuzz) runs many more, random ones.
@@ -78,6 +98,7 @@ from hypothesis.stateful import (
 from addtocart.api.problems import DomainError
 from carts import selectors, services
 from carts.api.serializers import CartOutput
+from carts.attributes import attributes_key
 from carts.db.document import cart_document
 from carts.domain import CartOwner, CartState
 from carts.models import (
@@ -91,108 +112,96 @@ from carts.models import (
     IdempotencyRecord,
     PaymentState,
     Product,
+    SavedItem,
     StockReservation,
 )
 from events.models import Event
 from events.relay import events_position
+from tests.carts.invariants_draws import (
+    ATTEMPT,
+    ATTRIBUTES,
+    BUYER,
+    CODE,
+    CODE_CHANGE,
+    CODES,
+    ENTRIES,
+    GUEST,
+    GUESTS,
+    IF_MATCH,
+    LINE,
+    MAX_CODES,
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_SAVED,
+    NEW_QUANTITY,
+    OUTCOME,
+    PAYMENT,
+    PAYMENT_ANSWERS,
+    PRODUCT,
+    PRODUCTS,
+    QUANTITY,
+    SHOPPER,
+    STAFF_CHANGE,
+    UNKNOWN_ITEM,
+    USER,
+    USERS,
+)
 from tests.carts.invariants_model import (
     COMPLETED,
     RELEASED,
     RESERVED,
     Attempt,
+    Line,
+    LineKey,
+    Outcome,
     PaymentStub,
     Shopper,
     Snapshot,
     etag_of,
+    lines_add,
+    normalised,
     owner_key,
+    product_units,
     subtotal,
 )
+from tests.carts.invariants_rules_saved import SavedItemRules
 from tests.factories import cart_items_prefetch
 from tests.fuzz.profiles import FUZZING, profile
 
 pytestmark = pytest.mark.slow
 
-MAX_QUANTITY = 5  # small limits, so that random sequences reach them
-MAX_LINES = 2
-USERS, GUESTS = 3, 2
-PRODUCTS = [  # sku, price, currency, stock
-    ("P1", Decimal("10.00"), "EUR", 6),
-    ("P2", Decimal("1.99"), "EUR", 3),
-    ("P3", Decimal("0.10"), "EUR", 10),
-    ("P4", Decimal("5.00"), "USD", 10),
-]
-PRICES = [Decimal("0.10"), Decimal("1.99"), Decimal("10.00"), Decimal("33.33")]
-MAX_CODES = 2
-CODES = [  # code, its terms, the products (by index) it is limited to
-    ("TEN", {"kind": "percentage", "value": Decimal("10"), "max_uses": 2}, []),
-    (
-        "FIVE",
-        {"kind": "fixed_amount", "value": Decimal("5"), "currency": "EUR", "min_subtotal": 10},
-        [0],
-    ),
-    ("HALF", {"kind": "percentage", "value": Decimal("50"), "max_uses_per_customer": 1}, []),
-]
-UNKNOWN_ITEM = 999_999_999
 STALE_ETAG = '"00000000000000000000000000000000.1"'
 CENT = Decimal("0.01")
 # Reserving and releasing move a cart between these and keep its version.
 PHASES = {CartStatus.ACTIVE, CartStatus.CHECKING_OUT}
 # Why a change to a cart being checked out may be refused: it is, or the request is wrong.
-WHILE_CHECKING_OUT = {"checkout_in_progress", "precondition_failed", "line_quantity_limit"}
-CODE = st.integers(0, len(CODES) - 1)
-CODE_CHANGE = st.one_of(
-    st.tuples(st.just("value"), st.sampled_from([Decimal("1"), Decimal("10"), Decimal("100")])),
-    st.tuples(st.just("is_active"), st.booleans()),
-    st.tuples(st.just("max_uses"), st.sampled_from([None, 0, 1, 2, 3])),
-    st.tuples(st.just("ends_at"), st.sampled_from([None, "past"])),
-)
+WHILE_CHECKING_OUT = {
+    "checkout_in_progress",
+    "precondition_failed",
+    "line_quantity_limit",
+    "not_authenticated",  # a guest saving for later
+    "saved_item_not_found",  # moving back another's saved item
+}
 # A checkout refused for its payment was reserved, then released: the cart is as it was.
 PAYMENT_FAILED = {
     "payment_refused": PaymentState.REFUSED,
     "payment_unavailable": PaymentState.UNKNOWN,
 }
 
-EXAMPLES = 500 if FUZZING else 100
-STEPS = 50 if FUZZING else 30
+EXAMPLES = 500 if FUZZING else 150
+STEPS = 50
 
 # What the runs did: "examples", "steps", and "<rule>: ok" or "<rule>: <error code>".
 STATS: Counter = Counter()
 
-SHOPPER = st.integers(0, USERS + GUESTS - 1)
-USER = st.integers(0, USERS - 1)
-GUEST = st.integers(USERS, USERS + GUESTS - 1)
-PRODUCT = st.integers(0, len(PRODUCTS) - 1)
-# Mostly valid quantities; 0 and one past the limit are refused by add.
-QUANTITY = st.sampled_from([1, 1, 1, 2, 2, 3, MAX_QUANTITY, 0, MAX_QUANTITY + 1])
-# A line's new quantity: 0 removes it through an update, None through a removal.
-NEW_QUANTITY = st.sampled_from([None, 0, 1, 2, 3, MAX_QUANTITY, MAX_QUANTITY + 1])
-# Mostly no If-Match; else the cart's current ETag, a stale one, or "*".
-IF_MATCH = st.sampled_from([None, None, None, None, None, "current", "stale", "*"])
-STAFF_CHANGE = st.one_of(
-    st.tuples(st.just("stock"), st.integers(0, 6)),
-    st.tuples(st.just("price"), st.sampled_from(PRICES)),
-    st.tuples(st.just("is_active"), st.booleans()),
-)
-# A line: (own, index): one of the shopper's own lines (if any), or any line of any cart
-# (another shopper's, a closed cart's) or an unknown id.
-LINE = st.tuples(st.sampled_from([True, True, False]), st.integers(0, 12))
-# How the payment service answers a one-shot checkout ("none": there is no payment service).
-PAYMENT_ANSWERS = ["approve", "refuse", "lost", "none"]
-PAYMENT = st.sampled_from(["approve", *PAYMENT_ANSWERS])
-# Who changes a line or checks out: mostly a shopper whose cart holds lines (see `_buyer`).
-BUYER = st.integers(0, 19)
-# An attempt: mostly a reserved one (if any), else any attempt, ended ones included.
-ATTEMPT = st.integers(0, 15)
-# What the payment service says of an expired attempt's key when the sweeper asks.
-OUTCOME = st.sampled_from(["authorised", "absent", "refused"])
 
-
-class CartMachine(RuleBasedStateMachine):
+class CartMachine(SavedItemRules, RuleBasedStateMachine):
     payments: PaymentStub  # set by the test, started once for all examples
 
     def __init__(self) -> None:
         super().__init__()
         for model in (
+            SavedItem,
             StockReservation,
             CheckoutAttempt,
             IdempotencyRecord,
@@ -289,14 +298,57 @@ class CartMachine(RuleBasedStateMachine):
             ids.append(UNKNOWN_ITEM)
         return ids[index % len(ids)] if ids else UNKNOWN_ITEM
 
-    def _changed_own_line(self, shopper: Shopper, item_id: int) -> int:
-        """The product of the line a successful change touched, which must be the shopper's."""
+    def _changed_own_line(self, shopper: Shopper, item_id: int) -> LineKey:
+        """The key of the line a successful change touched, which must be the shopper's."""
         assert shopper.reserved is None, "a line of a cart being checked out changed"
         line = self.before.lines[item_id]
         assert self.before.active_cart_ids(shopper.owner) == [line["cart_id"]], (
             "a shopper changed a line of another cart"
         )
-        return line["product_id"]
+        return self.before.key_of(item_id)
+
+    def _stale(self, s: Shopper, etag: list[str] | None) -> bool:
+        """Whether `If-Match: etag` fails against the shopper's active cart (a cart being
+        checked out is not active: any `If-Match` fails)."""
+        active = self.now.active_cart_ids(s.owner)
+        current = etag_of(self.now.carts[active[0]]) if active else None
+        return etag is not None and not (current and ("*" in etag or current in etag))
+
+    def _adding(self, s: Shopper, etag: list[str] | None, entries: list[tuple]) -> Outcome:
+        """What adding `entries` (product id, quantity, attributes) must do, in the services'
+        order: each quantity checked, then If-Match, the cart being checked out, and what
+        `lines_add` checks on the shopper's cart (an abandoned one comes back)."""
+        if any(not 1 <= quantity <= MAX_QUANTITY for _, quantity, _ in entries):
+            return "line_quantity_limit", {"max_quantity": MAX_QUANTITY}
+        active = [self.now.carts[pk] for pk in self.now.active_cart_ids(s.owner)]
+        if self._stale(s, etag):
+            return "precondition_failed", {"current_etag": etag_of(active[0])} if active else {}
+        if s.reserved is not None:
+            return "checkout_in_progress", {}
+        lines = s.active if s.active is not None else (s.abandoned or [{}])[-1]
+        currency = active[0]["currency"] if active else django_settings.CART_DEFAULT_CURRENCY
+        entries = [(pk, quantity, normalised(attrs)) for pk, quantity, attrs in entries]
+        limits = (MAX_QUANTITY, MAX_LINES)
+        return lines_add(lines, entries, self.now.products, currency, limits)
+
+    def _added(self, s: Shopper, name: str, expected: Outcome, call) -> bool:
+        """Run an add that must do as `expected` says; on success, the shopper's lines are
+        the expected ones, no product added over its stock."""
+        code, outcome = expected
+        if not self._attempt(self._named(name, s), call):
+            assert self.refused.code == code, f"{name}: expected {code}, got {self.refused.code}"
+            return False
+        assert code is None, f"{name} succeeded where it should have been refused ({code})"
+        assert s.reserved is None, "a cart being checked out took a line"
+        s.open()
+        added = {key[0] for key, line in outcome.items() if line != s.active.get(key)}
+        s.active, s.ever_had_items = outcome, True
+        for product_id, units in product_units(s.active).items():
+            stock = self.now.products[product_id]["stock"]
+            assert product_id not in added or units <= stock, "lines over the stock"
+        if len(product_units(s.active)) < len(s.active):
+            STATS[f"{name}: a product on two lines"] += 1
+        return True
 
     def _close(self, shopper: Shopper, cart_id, codes_left: list[int] | None = None) -> None:
         """The cart is checked out (with the shopper's codes) or merged (`codes_left`: the
@@ -322,9 +374,14 @@ class CartMachine(RuleBasedStateMachine):
         assert not self.before.faults(cart_id), "a line at fault was checked out"
         cart, lines = self.before.carts[cart_id], self.before.lines_of(cart_id)
         charged = self.now.codes_of(cart_id)
-        assert None not in charged.values(), "a code's amount was not kept at checkout"
-        expected = max(subtotal(lines) - sum(charged.values(), Decimal("0")), Decimal("0"))
-        assert self.now.attempts[attempt_id]["total"] == expected
+        total = self.now.attempts[attempt_id]["total"]
+        if self.now.attempts[attempt_id]["status"] == RELEASED:
+            # Refused for its payment: the release forgot the codes' amounts.
+            assert Decimal("0") <= total <= subtotal(lines)
+        else:
+            assert None not in charged.values(), "a code's amount was not kept at checkout"
+            off = sum(charged.values(), Decimal("0"))
+            assert total == max(subtotal(lines) - off, Decimal("0"))
         version, etag = cart["version"], etag_of(cart)
         attempt = Attempt(attempt_id, cart_id, key, lines, version, etag, tuple(charged))
         self.attempts.append(attempt)
@@ -341,10 +398,11 @@ class CartMachine(RuleBasedStateMachine):
             if row["status"] == RELEASED and row["payment"] == PaymentState.UNKNOWN
         ]
 
-    def _buyer(self, pick: int) -> Shopper:
-        """A shopper whose cart holds lines (being checked out or not), or one time in four
-        (or if none) any shopper: most line changes and checkouts then have a line to act on."""
-        pool = (pick % 4 and [s for s in self.shoppers if s.active]) or self.shoppers
+    def _buyer(self, pick: int, among: list[Shopper] | None = None) -> Shopper:
+        """A shopper (`among` these) whose cart holds lines (being checked out or not), or one
+        time in four (or if none) any shopper: most line changes and checkouts then have a
+        line to act on."""
+        pool = (pick % 4 and [s for s in among or self.shoppers if s.active]) or self.shoppers
         return pool[pick % len(pool)]
 
     def _pick(self, pick: int) -> Attempt:
@@ -355,14 +413,14 @@ class CartMachine(RuleBasedStateMachine):
     def _reserved_units(self) -> Counter:
         units: Counter = Counter()
         for attempt in self._reserved():
-            units.update({pk: quantity for pk, (quantity, _) in attempt.lines.items()})
+            units.update(product_units(attempt.lines))
         return units
 
     def _completed(self, attempt: Attempt) -> None:
         """The attempt's units are sold and its cart checked out, for good."""
         shopper = self._shopper_of(attempt.cart_id)
         attempt.status, shopper.reserved = COMPLETED, None
-        self.sold.update({pk: quantity for pk, (quantity, _) in attempt.lines.items()})
+        self.sold.update(product_units(attempt.lines))
         self.used.update(attempt.codes)
         if attempt.request_key:
             shopper.completed_keys[attempt.request_key] = attempt.cart_id
@@ -391,37 +449,77 @@ class CartMachine(RuleBasedStateMachine):
 
     @initialize(
         shoppers=st.sets(SHOPPER),
+        attributes=ATTRIBUTES,
         staff=st.none() | st.tuples(st.sampled_from([0, 2]), STAFF_CHANGE),
+        saving=st.sets(USER),
         checking_out=st.sets(SHOPPER),
     )
-    def fill_some_carts(self, shoppers, staff, checking_out):
-        """Some shoppers start with a unit each of the first and third products; staff may
-        have changed one of those since; some of the shoppers are checking out."""
+    def fill_some_carts(self, shoppers, attributes, staff, saving, checking_out):
+        """Some shoppers start with a unit each of the first and third products, and two of
+        the first with `attributes` (a line of its own, unless there are none); staff may have
+        changed one of those products since; some users saved their first line for later;
+        some of the shoppers are checking out."""
         for shopper in sorted(shoppers):
-            self.add(shopper, 0, 1, None)
-            self.add(shopper, 2, 1, None)
+            self.add(shopper, 0, 1, None, None)
+            self.add(shopper, 2, 1, None, None)
+            self.add(shopper, 0, 2, attributes, None)
         if staff is not None:
             self.staff_changes_product(*staff)
+        for shopper in sorted(shoppers & saving):
+            s = self.shoppers[shopper]
+            self._save(s, self._item_id(s, (True, 0)), None)
         for shopper in sorted(shoppers & checking_out):
             self._reserve(self.shoppers[shopper], None, retry=False)
 
-    @rule(shopper=SHOPPER, product=PRODUCT, quantity=QUANTITY, if_match=IF_MATCH)
-    def add(self, shopper, product, quantity, if_match):
+    @rule(
+        shopper=SHOPPER,
+        product=PRODUCT,
+        quantity=QUANTITY,
+        attributes=ATTRIBUTES,
+        if_match=IF_MATCH,
+    )
+    def add(self, shopper, product, quantity, attributes, if_match):
+        """Succeeds or is refused exactly as the model says (`_adding`)."""
         s, product_id = self.shoppers[shopper], self.product_ids[product]
-        if self._attempt(
-            self._named("add", s),
+        etag = self._if_match(s, if_match)
+        expected = self._adding(s, etag, [(product_id, quantity, attributes)])
+        self._added(
+            s,
+            "add",
+            expected,
             lambda: services.cart_item_add(
                 owner=s.owner,
                 product_id=product_id,
                 quantity=quantity,
-                if_match=self._if_match(s, if_match),
+                attributes=attributes,
+                if_match=etag,
             ),
-        ):
-            assert s.reserved is None, "a cart being checked out took a line"
-            s.open()
-            held = s.active.get(product_id, (0, None))[0]
-            s.active[product_id] = (held + quantity, self.price[product_id])
-            s.ever_had_items = True
+        )
+
+    @rule(shopper=SHOPPER, entries=ENTRIES, if_match=IF_MATCH)
+    def add_many(self, shopper, entries, if_match):
+        """A bulk add: every entry or none, as the model says, the refusal naming the entries
+        at fault by index; a refused one changes nothing (`_attempt`)."""
+        s = self.shoppers[shopper]
+        etag = self._if_match(s, if_match)
+        known = [*self.product_ids, UNKNOWN_ITEM]
+        entries = [(known[product], quantity, attrs) for product, quantity, attrs in entries]
+        items = [
+            {"product_id": pk, "quantity": quantity}
+            | ({} if attrs is None else {"attributes": attrs})
+            for pk, quantity, attrs in entries
+        ]
+        expected = self._adding(s, etag, entries)
+
+        def call() -> CartState:
+            return services.cart_items_add(owner=s.owner, items=items, if_match=etag)
+
+        if self._added(s, "add many", expected, call):
+            return
+        named = dict(self.refused.extra)
+        if "lines" in named:
+            named["lines"] = sorted(named["lines"], key=lambda line: line["index"])
+        assert named == expected[1], f"add many ({self.refused.code}) named {named}"
 
     @rule(buyer=BUYER, line=LINE, quantity=NEW_QUANTITY, if_match=IF_MATCH)
     def change_line(self, buyer, line, quantity, if_match):
@@ -441,12 +539,22 @@ class CartMachine(RuleBasedStateMachine):
                     owner=s.owner, item_id=item_id, quantity=quantity, if_match=etag
                 ),
             )
-        if self._attempt(self._named(name, s), call):
-            product_id = self._changed_own_line(s, item_id)
+        ok = self._attempt(self._named(name, s), call)
+        if quantity and (ok or self.refused.code == "insufficient_stock"):
+            # The product's units over all the cart's lines, this one at its new quantity.
+            key = self.before.key_of(item_id)
+            cart_lines = self.before.lines_of(self.before.lines[item_id]["cart_id"])
+            units = product_units({**cart_lines, key: cart_lines[key]._replace(quantity=quantity)})
+            short = units[key[0]] > self.before.products[key[0]]["stock"]
+            assert short != ok, f"update ({ok=}) of {units[key[0]]} units over the lines"
+        if ok:
+            key = self._changed_own_line(s, item_id)
             if quantity:
-                s.active[product_id] = (quantity, self.price[product_id])
+                s.active[key] = s.active[key]._replace(
+                    quantity=quantity, unit_price=self.price[key[0]]
+                )
             else:
-                del s.active[product_id]
+                del s.active[key]
 
     @rule(shopper=SHOPPER, if_match=IF_MATCH)
     def clear(self, shopper, if_match):
@@ -470,6 +578,7 @@ class CartMachine(RuleBasedStateMachine):
                 return services.cart_checkout(owner=s.owner, if_match=etag)
 
         ok = self._attempt(f"{self._named('checkout', s)}, {payment}", call)
+        assert self.now.saved == self.before.saved, "a checkout touched saved items"
         code = self.refused.code if self.refused else None
         if code == "checkout_conflict":
             (cart_id,) = self.before.active_cart_ids(s.owner)
@@ -477,6 +586,7 @@ class CartMachine(RuleBasedStateMachine):
             on_cart = {CODES[self.code_ids.index(pk)][0] for pk in self.before.codes_of(cart_id)}
             assert faulty_codes <= on_cart, "checkout refused a code not on the cart"
             assert self.before.faults(cart_id) or faulty_codes, "a cart with no fault was refused"
+            self._check_faults(cart_id, self.refused.extra["lines"])
         if not ok and code not in PAYMENT_FAILED:
             return
         assert s.reserved is None, "a cart being checked out was checked out again"
@@ -485,7 +595,8 @@ class CartMachine(RuleBasedStateMachine):
         assert attempt is not None
         if ok:
             self._completed(attempt)
-            paid = PaymentState.NOT_NEEDED if payment == "none" else PaymentState.AUTHORISED
+            free = payment == "none" or not self.now.attempts[attempt.id]["total"]
+            paid = PaymentState.NOT_NEEDED if free else PaymentState.AUTHORISED
             assert self.now.attempts[attempt.id]["payment"] == paid
         else:
             assert self.now.without_activity(self.before.attempts) == (
@@ -497,6 +608,15 @@ class CartMachine(RuleBasedStateMachine):
     def reserve(self, buyer, if_match, retry):
         """Checkout's first phase alone; `retry`: with the shopper's last Idempotency-Key."""
         self._reserve(self._buyer(buyer), if_match, retry)
+
+    def _check_faults(self, cart_id, faults: list[dict]) -> None:
+        """The lines at fault a checkout or its preview found are those the model finds."""
+        found = {
+            self.before.key_of(fault["item_id"]): (fault["reason"], fault.get("requested"))
+            for fault in faults
+        }
+        assert len(found) == len(faults), "a line was at fault twice"
+        assert found == self.before.faults(cart_id), "checkout missed or made a fault"
 
     def _reserve(self, s: Shopper, if_match: str | None, retry: bool) -> None:
         etag = self._if_match(s, if_match)
@@ -516,11 +636,21 @@ class CartMachine(RuleBasedStateMachine):
         ):
             # A retry is answered from what was done, whatever its If-Match says.
             assert not retrying, f"a retried checkout was refused ({self.refused.code})"
+            if self.refused.code == "checkout_conflict":
+                (cart_id,) = self.before.active_cart_ids(s.owner)
+                self._check_faults(cart_id, self.refused.extra["lines"])
             return
         if s.reserved is None and s.active is not None:
             (cart_id,) = self.before.active_cart_ids(s.owner)
             attempt = self._new_attempt(cart_id, key)
             assert attempt is not None
+            if not self.now.attempts[attempt.id]["total"]:
+                # Nothing to pay (the codes take it all): sold at once, the cart answered.
+                assert isinstance(self.result, CartState)
+                assert self.result.cart.pk == cart_id
+                self._completed(attempt)
+                assert self.now.attempts[attempt.id]["payment"] == PaymentState.NOT_NEEDED
+                return
             assert isinstance(self.result, CheckoutAttempt)
             assert self.result.pk == attempt.id
             s.reserved = attempt
@@ -550,21 +680,25 @@ class CartMachine(RuleBasedStateMachine):
             return
         assert self.now == self.before, "a checkout preview changed data"
         (cart_id,) = self.before.active_cart_ids(s.owner)
-        faulty = {fault["product_id"] for fault in self.result.lines}
-        assert faulty == set(self.before.faults(cart_id)), "the preview missed or made a fault"
-        assert self.result.ok == (not faulty and not self.result.discounts)
+        self._check_faults(cart_id, self.result.lines)
+        assert self.result.ok == (not self.result.lines and not self.result.discounts)
 
     @rule(user=USER, guest=GUEST)
     def merge(self, user, guest):
         u, g = self.shoppers[user], self.shoppers[guest]
         name = "merge (guest checking out)" if g.reserved else self._named("merge", u)
-        if not self._attempt(
+        expected = self._merging(u, g)
+        merged = self._attempt(
             name,
             lambda: services.cart_merge(
                 user_id=u.owner.user_id, session_token=g.owner.session_token
             ),
-        ):
+        )
+        assert self.now.saved == self.before.saved, "a merge touched saved items"
+        if not merged:
+            assert self.refused.code == expected, f"merge: expected {expected}"
             return
+        assert expected is None, f"a merge succeeded where it should have been refused ({expected})"
         assert g.reserved is None, "a guest cart being checked out was merged"
         if g.active is None:
             # No guest cart: nothing moves.
@@ -572,15 +706,27 @@ class CartMachine(RuleBasedStateMachine):
             return
         assert u.reserved is None, "a guest cart was merged into a cart being checked out"
         u.open()
-        for product_id, (quantity, _) in g.active.items():
-            held = u.active.get(product_id, (0, None))[0]
-            u.active[product_id] = (min(held + quantity, MAX_QUANTITY), self.price[product_id])
+        for key, line in g.active.items():
+            held = u.active[key].quantity if key in u.active else 0
+            quantity = min(held + line.quantity, MAX_QUANTITY)
+            u.active[key] = Line(quantity, self.price[key[0]], line.attributes)
         u.ever_had_items = u.ever_had_items or bool(g.active)
         moving = [pk for pk in g.codes if pk not in u.codes][: MAX_CODES - len(u.codes)]
         u.codes += moving
         (cart_id,) = self.before.active_cart_ids(g.owner)
         self._close(g, cart_id, codes_left=[pk for pk in g.codes if pk not in moving])
         assert self.closed[cart_id]["status"] == CartStatus.MERGED
+
+    def _merging(self, u: Shopper, g: Shopper) -> str | None:
+        """Why merging the guest's cart into the user's must be refused (None: it must not):
+        either being checked out, or more lines together (one per product and attributes)
+        than a cart may hold."""
+        if g.reserved is not None or (g.active is not None and u.reserved is not None):
+            return "checkout_in_progress"
+        lines = u.active if u.active is not None else (u.abandoned or [{}])[-1]
+        if g.active is not None and len(lines.keys() | g.active.keys()) > MAX_LINES:
+            return "cart_lines_limit"
+        return None
 
     @precondition(lambda self: any(s.abandoned for s in self.shoppers))
     @rule(shopper=SHOPPER)
@@ -774,6 +920,15 @@ class CartMachine(RuleBasedStateMachine):
         now = self.now
         for line in now.lines.values():
             assert 1 <= line["quantity"] <= MAX_QUANTITY, line
+            assert line["attributes"] == normalised(line["attributes"]), line
+            assert line["attributes_key"] == attributes_key(line["attributes"]), line
+        identities = Counter(
+            (line["cart_id"], line["product_id"], line["attributes_key"])
+            for line in now.lines.values()
+        )
+        assert max(identities.values(), default=1) == 1, "two lines of one product and attributes"
+        per_cart = Counter(line["cart_id"] for line in now.lines.values())
+        assert max(per_cart.values(), default=0) <= MAX_LINES, "a cart over the line limit"
 
         reserved = self._reserved_units()
         for product_id, product in now.products.items():
@@ -781,10 +936,9 @@ class CartMachine(RuleBasedStateMachine):
             expected = self.start[product_id] - self.sold[product_id] - reserved[product_id]
             assert product["stock"] == expected, (product, "start - sold - reserved:", expected)
         assert now.reservations == {
-            (attempt.id, product_id): quantity
-            for attempt in self.attempts
-            if attempt.status == RESERVED
-            for product_id, (quantity, _) in attempt.lines.items()
+            (attempt.id, product_id): units
+            for attempt in self._reserved()
+            for product_id, units in product_units(attempt.lines).items()
         }, "the stock reservations are not those of the reserved attempts"
         assert {pk: row["status"] for pk, row in now.attempts.items()} == {
             attempt.id: attempt.status for attempt in self.attempts
@@ -856,9 +1010,12 @@ class CartMachine(RuleBasedStateMachine):
             assert events["n"] == events["last"], f"{cart.pk}: events {events}"
             last = Event.objects.get(cart_id=cart.pk, sequence=events["last"]).data["cart"]
             assert (last["status"], last["version"]) == (body["status"], body["version"]), last
-            assert {item["product"]["id"]: item["quantity"] for item in last["items"]} == {
-                product_id: quantity for product_id, (quantity, _) in lines.items()
-            }, "the cart's last event is not the cart as it is"
+            assert {
+                (item["product"]["id"], attributes_key(item["attributes"])): item["quantity"]
+                for item in last["items"]
+            } == {key: line.quantity for key, line in lines.items()}, (
+                "the cart's last event is not the cart as it is"
+            )
             assert body["subtotal"] == str(subtotal(lines).quantize(CENT)), (body, lines)
             off = Decimal(body["discount_total"])
             shares = sum((Decimal(item["discount"]) for item in body["items"]), Decimal("0"))
@@ -867,20 +1024,36 @@ class CartMachine(RuleBasedStateMachine):
             assert estimated == max(subtotal(lines) - off, Decimal("0")) >= 0, body
             if body["status"] == CartStatus.CHECKED_OUT:
                 assert Decimal(body["total"]) == estimated, body
-            assert body["total_quantity"] == sum(quantity for quantity, _ in lines.values())
-            assert {
-                item["product"]["id"]: (item["quantity"], item["unit_price"], item["line_total"])
+            assert body["total_quantity"] == sum(line.quantity for line in lines.values())
+            reported = {
+                (item["product"]["id"], attributes_key(item["attributes"])): (
+                    item["quantity"],
+                    item["unit_price"],
+                    item["line_total"],
+                    item["attributes"],
+                )
                 for item in body["items"]
-            } == {
-                product_id: (quantity, str(price), str((quantity * price).quantize(CENT)))
-                for product_id, (quantity, price) in lines.items()
             }
+            assert len(reported) == len(body["items"]), body
+            assert reported == {
+                key: (
+                    line.quantity,
+                    str(line.unit_price),
+                    str((line.quantity * line.unit_price).quantize(CENT)),
+                    line.attributes,
+                )
+                for key, line in lines.items()
+            }, (body, lines)
 
 
 # Outcomes the fixed examples must reach, one at least of each group, or the sequences stopped
 # exercising something.
 REACHED = (
     ("add: ok",),
+    ("add: a product on two lines", "add many: a product on two lines"),
+    ("add many: ok",),
+    # Refusals naming the entries at fault.
+    ("add many: product_not_found", "add many: currency_mismatch", "add many: insufficient_stock"),
     ("update: ok",),
     ("checkout, approve: ok", "checkout, none: ok"),
     (
@@ -900,6 +1073,10 @@ REACHED = (
     ("apply: ok",),
     ("apply: discount_code_invalid",),
     ("remove code: ok",),
+    ("save: ok",),
+    ("save: saved_items_limit",),
+    ("move back: ok",),
+    ("delete saved: ok", "delete saved: saved_item_not_found"),
     ("preview: ok",),
 )
 
@@ -908,6 +1085,7 @@ def test_cart_invariants_hold_under_random_sequences(transactional_db, settings,
     settings.CART_MAX_QUANTITY_PER_LINE = MAX_QUANTITY
     settings.CART_MAX_LINES = MAX_LINES
     settings.CART_MAX_DISCOUNT_CODES = MAX_CODES
+    settings.SAVED_ITEMS_MAX = MAX_SAVED
     settings.BREAKER_MIN_CALLS = 10**9  # lost answers (500) must not open the breaker
     with connection.cursor() as cursor:  # every step commits: do not wait for the disk
         cursor.execute("SET synchronous_commit TO OFF")
